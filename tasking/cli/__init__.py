@@ -1,0 +1,15 @@
+"""The `tasking` command line: one click group, one module per area of commands."""
+
+from __future__ import annotations
+
+import click
+
+from tasking.cli import score
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Specialist crime tasking: scoring, database and demo commands."""
+
+
+main.add_command(score.score)
