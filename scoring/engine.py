@@ -58,7 +58,9 @@ def _check_integer_column(key: str, raw: Any, n: int | None) -> IntArray:
         if values.min() < lo or values.max() > hi:
             index = _first_bad((values < lo) | (values > hi))
             raise ValueError(f"{key}: index {index}: value {values[index]} out of range {lo}..{hi}")
-    if kind == "f" or kind == "b":
+    # Unsigned columns are narrowed too: uint64 mixed with signed ints promotes to
+    # float64, which the in-place index packing below cannot cast back.
+    if kind in "fbu":
         return values.astype(np.int8)
     return values
 

@@ -92,10 +92,10 @@ def _nearest_moves(inputs: Inputs, band: int, model: Model) -> list[BandMove]:
     changes: list[tuple[str, float]] = []
     for key in _LEVERS:
         lo, hi = KEY_RANGES[key]
-        for value in range(lo, hi + 1):
-            if value != base[key]:
-                rows.append({**base, key: float(value)})
-                changes.append((key, float(value)))
+        for level in range(lo, hi + 1):
+            if level != base[key]:
+                rows.append({**base, key: float(level)})
+                changes.append((key, float(level)))
     scored = _score_rows(rows, model)
     best: dict[tuple[str, int], tuple[float, BandMove]] = {}
     for i, (key, value) in enumerate(changes):

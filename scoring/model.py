@@ -168,14 +168,19 @@ _TOP_LEVEL = {
 }
 
 
-def _table(data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
+def _table(
+    data: Mapping[str, Any], key: str, allowed: set[str], *, within: str = ""
+) -> Mapping[str, Any]:
+    # `within` is the parent table, so a nested table is named in full
+    # ("grading.P1", not "P1", which would read like "bands.P1").
+    setting = f"{within}.{key}" if within else key
     value = data.get(key)
     if value is None:
-        raise ModelError(key, "missing table")
+        raise ModelError(setting, "missing table")
     if not isinstance(value, Mapping):
-        raise ModelError(key, "must be a table")
+        raise ModelError(setting, "must be a table")
     for extra in sorted(set(value) - allowed):
-        raise ModelError(f"{key}.{extra}", "unknown setting")
+        raise ModelError(f"{setting}.{extra}", "unknown setting")
     return value
 
 
@@ -236,7 +241,7 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
     mult = _table(data, "multipliers", {"scope", "vulnerability", "confidence"})
     scope = _multiplier_list(mult, "scope", SCOPE_LEVELS, "S = 1..5")
     vulnerability = _multiplier_list(mult, "vulnerability", VULNERABILITY_LEVELS, "V = 0..2")
-    conf_table = _table(mult, "confidence", set(CONFIDENCE_LEVELS))
+    conf_table = _table(mult, "confidence", set(CONFIDENCE_LEVELS), within="multipliers")
     c_l, c_m, c_h = (
         _number(_required(conf_table, k, f"multipliers.confidence.{k}"), f"multipliers.confidence.{k}")
         for k in CONFIDENCE_LEVELS
@@ -265,7 +270,7 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
     grading_table = _table(data, "grading", set(BANDS))
     grading = []
     for band in BANDS:
-        row = _table(grading_table, band, set(GRADES))
+        row = _table(grading_table, band, set(GRADES), within="grading")
         texts = []
         for grade in GRADES:
             text = _required(row, grade, f"grading.{band}.{grade}")
@@ -324,7 +329,9 @@ def load_model(path: str | Path) -> Model:
     """Load and validate a model file; raises ModelError naming the bad setting."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bytes, then decode: read_text() would translate CRLF line endings and
+        # the content hash would no longer be the hash of the file as stored.
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(str(path), f"cannot read model file: {exc}") from None
     return load_model_text(text, source=str(path))

@@ -1,0 +1,51 @@
+"""Settings from the environment; one place that reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_FILE = PROJECT_ROOT / "config" / "models" / "sctac-default.toml"
+
+
+def _instance_path() -> Path:
+    return Path(os.environ.get("TASKING_INSTANCE", PROJECT_ROOT / "instance")).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings; every field can be set by an environment variable."""
+
+    instance_path: Path = field(default_factory=_instance_path)
+    database_url: str = ""
+    redis_url: str = ""
+    model_file: Path = DEFAULT_MODEL_FILE
+    db_pool_size: int = 5
+    db_pool_timeout: float = 3.0
+    sqlite_busy_timeout_ms: int = 15_000
+    rescore_chunk_size: int = 20_000
+
+    @property
+    def sqlite_path(self) -> Path:
+        """Where the embedded database lives when DATABASE_URL is not set."""
+        return self.instance_path / "tasking.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under the instance folder."""
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment (DATABASE_URL, REDIS_URL, TASKING_*)."""
+    env = os.environ
+    return Settings(
+        database_url=env.get("DATABASE_URL", ""),
+        redis_url=env.get("REDIS_URL", ""),
+        model_file=Path(env.get("TASKING_MODEL_FILE", DEFAULT_MODEL_FILE)),
+        db_pool_size=int(env.get("TASKING_DB_POOL_SIZE", "5")),
+        db_pool_timeout=float(env.get("TASKING_DB_POOL_TIMEOUT", "3")),
+        rescore_chunk_size=int(env.get("TASKING_RESCORE_CHUNK", "20000")),
+    )

@@ -1,0 +1,59 @@
+"""Table models (SQLModel) of the tasking service; import them from here."""
+
+from tasking.models.base import pk, utcnow
+from tasking.models.cases import Assessment, Case, IntelEntry
+from tasking.models.decisions import AuditEvent, Decision
+from tasking.models.enums import (
+    DECISION_STATES,
+    OPEN_STATES,
+    CaseKind,
+    DecisionOutcome,
+    Marking,
+    ModerationState,
+    Role,
+    RunKind,
+    State,
+    Strand,
+    UnitKind,
+)
+from tasking.models.org import ASSET_TYPES, Asset, Theme, Unit, User
+from tasking.models.scores import (
+    BOARD_ORDER,
+    NO_DEADLINE,
+    CaseScore,
+    ModelVersion,
+    ScoreHistory,
+    ScoringRun,
+)
+
+__all__ = [
+    "ASSET_TYPES",
+    "BOARD_ORDER",
+    "DECISION_STATES",
+    "NO_DEADLINE",
+    "OPEN_STATES",
+    "Assessment",
+    "Asset",
+    "AuditEvent",
+    "Case",
+    "CaseKind",
+    "CaseScore",
+    "Decision",
+    "DecisionOutcome",
+    "IntelEntry",
+    "Marking",
+    "ModelVersion",
+    "ModerationState",
+    "Role",
+    "RunKind",
+    "ScoreHistory",
+    "ScoringRun",
+    "State",
+    "Strand",
+    "Theme",
+    "Unit",
+    "UnitKind",
+    "User",
+    "pk",
+    "utcnow",
+]

@@ -1,0 +1,139 @@
+"""Vocabularies of the domain (DOMAIN.md): roles, kinds, states, strands, markings."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag, StrEnum
+
+
+class Role(StrEnum):
+    """What a user may do; BCU requesters are also scoped to their BCU."""
+
+    BCU_REQUESTER = "bcu_requester"
+    COORDINATOR = "coordinator"
+    ANALYST = "analyst"
+    CHAIR = "chair"
+    ASSET_OWNER = "asset_owner"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class UnitKind(StrEnum):
+    """Basic Command Units ask; specialist crime hubs and central units own assets."""
+
+    BCU = "bcu"
+    HUB = "hub"
+    CENTRAL = "central"
+
+
+class CaseKind(IntEnum):
+    """The three kinds of work a board compares (stored as small integers)."""
+
+    OPERATION = 1
+    INTELLIGENCE = 2
+    REQUEST = 3
+
+    @property
+    def label(self) -> str:
+        """Human label, e.g. 'BCU asset request'."""
+        return {1: "operation", 2: "intelligence case", 3: "BCU asset request"}[self.value]
+
+    @property
+    def prefix(self) -> str:
+        """Reference prefix, e.g. 'REQ'."""
+        return {1: "OP", 2: "INT", 3: "REQ"}[self.value]
+
+
+class State(StrEnum):
+    """The life of a piece of work (DOMAIN.md)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    TRIAGE = "triage"
+    SCORING = "scoring"
+    MODERATION = "moderation"
+    AWAITING_MEETING = "awaiting_meeting"
+    ADOPTED = "adopted"
+    DEFERRED = "deferred"
+    DECLINED = "declined"
+    REFERRED = "referred"
+    ACTIVE = "active"
+    UNDER_REVIEW = "under_review"
+    CLOSED = "closed"
+
+
+# Work that competes for assets and so appears on the ranked boards.
+OPEN_STATES = frozenset(
+    {
+        State.SUBMITTED,
+        State.TRIAGE,
+        State.SCORING,
+        State.MODERATION,
+        State.AWAITING_MEETING,
+        State.DEFERRED,
+        State.ADOPTED,
+        State.ACTIVE,
+        State.UNDER_REVIEW,
+    }
+)
+
+# The outcomes only a tasking decision can set.
+DECISION_STATES = frozenset({State.ADOPTED, State.DEFERRED, State.DECLINED, State.REFERRED})
+
+
+class Strand(IntFlag):
+    """The 4P strands of a plan (stored as a bit set)."""
+
+    PURSUE = 1
+    PREVENT = 2
+    PROTECT = 4
+    PREPARE = 8
+
+    @classmethod
+    def parse(cls, names: list[str] | tuple[str, ...]) -> Strand:
+        """Strands from names such as ['Pursue', 'Protect']; raises ValueError on an unknown one."""
+        result = cls(0)
+        for name in names:
+            try:
+                result |= cls[name.strip().upper()]
+            except KeyError:
+                raise ValueError(f"unknown strand {name!r}") from None
+        return result
+
+    def names(self) -> list[str]:
+        """Names of the strands in this set, in 4P order."""
+        return [s.name.capitalize() for s in Strand if s.name and s in self]
+
+
+class Marking(StrEnum):
+    """Government Security Classification handling markings."""
+
+    OFFICIAL = "OFFICIAL"
+    OFFICIAL_SENSITIVE = "OFFICIAL-SENSITIVE"
+    SECRET = "SECRET"  # noqa: S105 - a marking, not a password
+
+
+class ModerationState(StrEnum):
+    """Whether a second analyst has checked the assessment."""
+
+    PENDING = "pending"
+    AGREED = "agreed"
+    VARIED = "varied"
+
+
+class DecisionOutcome(StrEnum):
+    """What the tasking meeting decided."""
+
+    ADOPTED = "adopted"
+    DEFERRED = "deferred"
+    DECLINED = "declined"
+    REFERRED = "referred"
+
+
+class RunKind(StrEnum):
+    """Why a scoring run happened."""
+
+    SUBMIT = "submit"
+    EDIT = "edit"
+    RESCORE = "rescore"
+    NIGHTLY = "nightly"
+    MODEL = "model"

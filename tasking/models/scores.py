@@ -1,0 +1,127 @@
+"""Stored scores: the current score of each case, its history, models and runs.
+
+`CaseScore` is deliberately narrow and carries the board's sort keys and
+filters, so a board is one indexed query and a rescore rewrites small rows.
+The sort keys are stored ascending (threat first as 0, priority negated,
+position negated, no deadline as a far date) so that keyset pagination is one
+row-value comparison on one index, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Float, Index, SmallInteger, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from tasking.models.base import utcnow
+
+NO_DEADLINE = date(9999, 12, 31)
+BOARD_ORDER = ("bk_threat", "bk_priority", "bk_position", "bk_deadline", "bk_submitted", "case_id")
+
+
+class CaseScore(SQLModel, table=True):
+    """The current score of one case (an assessment product), plus board keys."""
+
+    __tablename__ = "case_score"
+    __table_args__ = (
+        Index(
+            "ix_case_score_board",
+            *BOARD_ORDER,
+            sqlite_where=text("on_board = 1"),
+            postgresql_where=text("on_board"),
+        ),
+    )
+
+    case_id: int = Field(foreign_key="case_record.id", primary_key=True)
+    # Filters, copied from the case by the services whenever it changes.
+    on_board: bool = Field(default=False)
+    state: str = Field(max_length=24)
+    kind: int = Field(sa_type=SmallInteger)
+    bcu_id: int | None = Field(default=None)
+    hub_id: int | None = Field(default=None)
+    theme_id: int
+    asset_type: str | None = Field(default=None, max_length=32)
+    # The score.
+    harm_base: float = Field(sa_type=Float)
+    total_harm: float = Field(sa_type=Float)
+    risk: float = Field(sa_type=Float)
+    freshness: float = Field(sa_type=Float)
+    age_days: float = Field(sa_type=Float)
+    priority: float = Field(sa_type=Float)
+    band: int = Field(sa_type=SmallInteger)  # 0..3 = P0..P3
+    position: int = Field(sa_type=SmallInteger)
+    position_grade: int = Field(sa_type=SmallInteger)  # 0 Weak, 1 Adequate, 2 Strong
+    threat: int = Field(sa_type=SmallInteger)
+    vector: str = Field(max_length=160)  # canonical, with the age used
+    model_version_id: int = Field(foreign_key="model_version.id")
+    scored_at: datetime = Field(default_factory=utcnow)
+    # Raised whenever the numbers change; a decision names the version it saw.
+    score_version: int = Field(default=1)
+    # Board sort keys (ascending), see the module docstring.
+    bk_threat: int = Field(sa_type=SmallInteger)
+    bk_priority: float = Field(sa_type=Float)
+    bk_position: int = Field(sa_type=SmallInteger)
+    bk_deadline: date = Field(default=NO_DEADLINE)
+    bk_submitted: datetime
+
+
+class ScoreHistory(SQLModel, table=True):
+    """One past score of a case; one row per score version."""
+
+    __tablename__ = "score_history"
+    __table_args__ = (UniqueConstraint("case_id", "score_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_record.id")
+    score_version: int
+    priority: float = Field(sa_type=Float)
+    band: int = Field(sa_type=SmallInteger)
+    position: int = Field(sa_type=SmallInteger)
+    vector: str = Field(max_length=160)
+    model_version_id: int = Field(foreign_key="model_version.id")
+    reason: str = Field(max_length=16)  # RunKind
+    run_id: int | None = Field(default=None, foreign_key="scoring_run.id")
+    explanation: str = Field(default="", sa_type=Text)
+    scored_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersion(SQLModel, table=True):
+    """A published scoring model: its file content and hash, kept for ever."""
+
+    __tablename__ = "model_version"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    version: int
+    content_hash: str = Field(max_length=64)
+    content: str = Field(sa_type=Text)
+    is_current: bool = Field(default=False)
+    published_at: datetime = Field(default_factory=utcnow)
+    published_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+    @property
+    def label(self) -> str:
+        """Name and version, e.g. 'sctac-default:1'."""
+        return f"{self.name}:{self.version}"
+
+
+class ScoringRun(SQLModel, table=True):
+    """A rescore of many cases (on demand, nightly or for a new model)."""
+
+    __tablename__ = "scoring_run"
+    __table_args__ = (UniqueConstraint("kind", "run_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # RunKind
+    run_date: date | None = None  # set for nightly runs: one per date
+    status: str = Field(default="running", max_length=16)
+    reason: str = Field(default="", max_length=200)
+    model_version_id: int = Field(foreign_key="model_version.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    cases_total: int = 0
+    cases_changed: int = 0
+    band_changes: int = 0
+    summary: str = Field(default="{}", sa_type=Text)  # JSON

@@ -1,0 +1,346 @@
+"""Creating, reading and editing cases and their MoRiLE assessments.
+
+Each function is one transaction's worth of work in the caller's session:
+validate everything first, then write the case, its assessment, its score
+and one audit event together (the caller commits or rolls back as a whole).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+import scoring
+from tasking.models import (
+    Assessment,
+    Case,
+    CaseKind,
+    ModerationState,
+    RunKind,
+    State,
+    Strand,
+    Theme,
+    Unit,
+    UnitKind,
+    User,
+    pk,
+    utcnow,
+)
+from tasking.services.access import bcu_scope, is_bcu_scoped, require
+from tasking.services.audit import record_event
+from tasking.services.errors import Conflict, Invalid, NotFound
+from tasking.services.schemas import AssessmentIn, AssetRequestIn, CaseFactsIn, CaseIn, validate
+from tasking.services.scores import score_case, sync_board_row
+
+_INPUT_FIELDS = {
+    "P": "p",
+    "Ps": "ps",
+    "F": "f",
+    "C": "c",
+    "S": "s",
+    "V": "v",
+    "L": "l",
+    "Ca": "ca",
+    "Cb": "cb",
+    "O": "o",
+    "T": "t",
+}
+
+
+def assessment_values(data: AssessmentIn) -> dict[str, Any]:
+    """Assessment row values (narrow integer codes and canonical vector) from validated input."""
+    values: dict[str, Any] = {column: getattr(data, key) for key, column in _INPUT_FIELDS.items()}
+    values["cf"] = scoring.CONFIDENCE_LEVELS.index(data.Cf)
+    inputs = {key: getattr(data, key) for key in _INPUT_FIELDS}
+    values["vector"] = scoring.format_vector({**inputs, "Cf": values["cf"]})
+    values["rationale"] = data.rationale
+    return values
+
+
+def _check_refs(session: Session, facts: CaseFactsIn, bcu_id: int | None) -> None:
+    problems: dict[str, str] = {}
+    if session.get(Theme, facts.theme_id) is None:
+        problems["theme_id"] = "no such Control Strategy theme"
+    if facts.hub_id is not None:
+        hub = session.get(Unit, facts.hub_id)
+        if hub is None or hub.kind == UnitKind.BCU:
+            problems["hub_id"] = "no such specialist crime hub"
+    if bcu_id is not None:
+        bcu = session.get(Unit, bcu_id)
+        if bcu is None or bcu.kind != UnitKind.BCU:
+            problems["bcu_id"] = "no such BCU"
+    if problems:
+        raise Invalid(
+            "invalid input: " + "; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems
+        )
+
+
+def _insert_case(
+    session: Session,
+    *,
+    actor: User,
+    kind: CaseKind,
+    facts: CaseFactsIn,
+    bcu_id: int | None,
+    assessment: AssessmentIn,
+    state: State,
+    now: datetime,
+) -> Case:
+    case = Case(
+        reference=f"TMP-{uuid.uuid4().hex}",  # replaced by the id-based reference below
+        kind=int(kind),
+        codename=facts.codename or None,
+        title=facts.title,
+        summary=facts.summary,
+        justification=facts.justification,
+        theme_id=facts.theme_id,
+        strands=int(Strand.parse(facts.strands)),
+        bcu_id=bcu_id,
+        hub_id=facts.hub_id,
+        asset_type=facts.asset_type,
+        requested_hours=facts.requested_hours,
+        opportunity_deadline=facts.opportunity_deadline,
+        next_review=facts.next_review,
+        state=state.value,
+        created_by_id=pk(actor),
+        lead_id=actor.id,
+        created_at=now,
+        submitted_at=now if state != State.DRAFT else None,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    case.reference = f"{kind.prefix}-{case.id:03d}"
+    row = Assessment(
+        case_id=pk(case),
+        assessed_by_id=pk(actor),
+        assessed_at=now,
+        intel_at=now,
+        **assessment_values(assessment),
+    )
+    session.add_all([case, row])
+    session.flush()
+    score_case(session=session, case=case, assessment=row, reason=RunKind.SUBMIT, now=now)
+    return case
+
+
+def submit_asset_request(
+    *,
+    session: Session,
+    actor: User,
+    data: Any,
+    bcu_id: int | None = None,
+    draft: bool = False,
+    now: datetime | None = None,
+) -> Case:
+    """A BCU asks for a specialist asset; scored inline and on the board when it commits."""
+    require(actor, "request.submit")
+    request_in = validate(AssetRequestIn, data)
+    if is_bcu_scoped(actor):
+        bcu_id = actor.unit_id  # a BCU user always asks for their own BCU
+    if bcu_id is None:
+        raise Invalid("invalid input: bcu_id: required", fields={"bcu_id": "required"})
+    _check_refs(session, request_in, bcu_id)
+    now = now or utcnow()
+    case = _insert_case(
+        session,
+        actor=actor,
+        kind=CaseKind.REQUEST,
+        facts=request_in,
+        bcu_id=bcu_id,
+        assessment=request_in.assessment,
+        state=State.DRAFT if draft else State.SUBMITTED,
+        now=now,
+    )
+    record_event(
+        session=session,
+        actor=actor,
+        category="collection",
+        action="request.submit",
+        entity_type="case",
+        entity_id=case.id,
+        detail={"state": case.state},
+    )
+    return case
+
+
+def create_case(*, session: Session, actor: User, data: Any, now: datetime | None = None) -> Case:
+    """The centre opens an operation or an intelligence case (submitted straight away)."""
+    require(actor, "case.create")
+    case_in = validate(CaseIn, data)
+    _check_refs(session, case_in, case_in.bcu_id)
+    kind = CaseKind.OPERATION if case_in.kind == "operation" else CaseKind.INTELLIGENCE
+    case = _insert_case(
+        session,
+        actor=actor,
+        kind=kind,
+        facts=case_in,
+        bcu_id=case_in.bcu_id,
+        assessment=case_in.assessment,
+        state=State.SUBMITTED,
+        now=now or utcnow(),
+    )
+    record_event(
+        session=session,
+        actor=actor,
+        category="collection",
+        action="case.create",
+        entity_type="case",
+        entity_id=case.id,
+        detail={"kind": kind.name.lower()},
+    )
+    return case
+
+
+def get_case(*, session: Session, actor: User, case_id: int, log_view: bool = True) -> Case:
+    """A case the actor may see (BCU users: their own BCU only); 404 otherwise. Logs the view."""
+    require(actor, "case.view")
+    case = session.exec(
+        select(Case).where(Case.id == case_id, bcu_scope(actor, Case.bcu_id))
+    ).first()
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    if log_view:
+        record_event(
+            session=session,
+            actor=actor,
+            category="consultation",
+            action="case.view",
+            entity_type="case",
+            entity_id=case.id,
+        )
+    return case
+
+
+def lock_for_edit(*, session: Session, actor: User, case_id: int, expected_version: int) -> Case:
+    """Claim the case for a human edit: raises Conflict if someone saved since it was read."""
+    case = get_case(session=session, actor=actor, case_id=case_id, log_view=False)
+    claimed = session.connection().execute(
+        update(Case)
+        .where(Case.id == case_id, Case.version == expected_version)  # type: ignore[arg-type]
+        .values(version=expected_version + 1, updated_at=utcnow())
+    )
+    if claimed.rowcount != 1:
+        session.refresh(case)
+        raise Conflict(
+            f"case {case.reference} was changed by someone else (now version {case.version},"
+            f" you edited version {expected_version}); reload to see their change",
+            fields={"version": "stale"},
+        )
+    session.refresh(case)
+    return case
+
+
+def get_assessment(session: Session, case: Case) -> Assessment:
+    """The assessment row of a case (every case has exactly one)."""
+    row = session.get(Assessment, case.id)
+    if row is None:
+        raise NotFound(f"case {case.reference} has no assessment")
+    return row
+
+
+def update_assessment(
+    *,
+    session: Session,
+    actor: User,
+    case_id: int,
+    expected_version: int,
+    data: Any,
+    now: datetime | None = None,
+) -> Case:
+    """Change a case's MoRiLE inputs; rescored inline; moderation starts again."""
+    require(actor, "assessment.edit")
+    assessment_in = validate(AssessmentIn, data)
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    )
+    if case.state not in (
+        State.DRAFT,
+        State.SUBMITTED,
+        State.TRIAGE,
+        State.SCORING,
+        State.MODERATION,
+        State.AWAITING_MEETING,
+        State.DEFERRED,
+        State.ACTIVE,
+        State.UNDER_REVIEW,
+    ):
+        raise Conflict(f"a {case.state} case cannot be re-assessed", fields={"state": case.state})
+    now = now or utcnow()
+    row = get_assessment(session, case)
+    before = row.vector
+    for key, value in assessment_values(assessment_in).items():
+        setattr(row, key, value)
+    row.assessed_by_id, row.assessed_at = actor.id, now  # type: ignore[assignment]
+    row.moderation, row.moderated_by_id, row.moderated_at = (
+        ModerationState.PENDING.value,
+        None,
+        None,
+    )
+    session.add(row)
+    score_case(session=session, case=case, assessment=row, reason=RunKind.EDIT, now=now)
+    record_event(
+        session=session,
+        actor=actor,
+        category="alteration",
+        action="assessment.update",
+        entity_type="case",
+        entity_id=case.id,
+        detail={"from": before, "to": row.vector},
+    )
+    return case
+
+
+def update_facts(
+    *,
+    session: Session,
+    actor: User,
+    case_id: int,
+    expected_version: int,
+    data: Any,
+) -> Case:
+    """Change a case's factual record (title, theme, deadline...); its board row follows."""
+    require(actor, "case.edit")
+    facts = validate(CaseFactsIn, data)
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    )
+    _check_refs(session, facts, None)
+    changed = []
+    for key in (
+        "title",
+        "codename",
+        "summary",
+        "justification",
+        "theme_id",
+        "hub_id",
+        "asset_type",
+        "requested_hours",
+        "opportunity_deadline",
+        "next_review",
+    ):
+        value = getattr(facts, key)
+        if getattr(case, key) != value:
+            setattr(case, key, value)
+            changed.append(key)
+    strands = int(Strand.parse(facts.strands))
+    if case.strands != strands:
+        case.strands = strands
+        changed.append("strands")
+    session.add(case)
+    sync_board_row(session=session, case=case)
+    record_event(
+        session=session,
+        actor=actor,
+        category="alteration",
+        action="case.update",
+        entity_type="case",
+        entity_id=case.id,
+        detail={"fields": changed},
+    )
+    session.flush()
+    return case

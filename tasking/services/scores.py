@@ -1,0 +1,236 @@
+"""Scoring one case inline, and the published scoring model versions.
+
+Every write that touches a case's assessment or board facts calls
+`score_case` in the same transaction, so the board is right the moment the
+change commits; bulk rescoring lives in tasking.services.rescore.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from threading import Lock
+
+import numpy as np
+from sqlmodel import Session, select
+
+import scoring
+from tasking.models import (
+    NO_DEADLINE,
+    OPEN_STATES,
+    Assessment,
+    Case,
+    CaseScore,
+    ModelVersion,
+    ScoreHistory,
+    User,
+    utcnow,
+)
+from tasking.services.errors import Invalid
+
+SECONDS_PER_DAY = 86_400.0
+_models: dict[str, scoring.Model] = {}
+_models_lock = Lock()
+
+
+def engine_model(version: ModelVersion) -> scoring.Model:
+    """The validated engine model of a stored version (parsed once per process)."""
+    with _models_lock:
+        model = _models.get(version.content_hash)
+        if model is None:
+            model = scoring.load_model_text(version.content, source=version.label)
+            _models[version.content_hash] = model
+        return model
+
+
+def publish_model_text(
+    *, session: Session, content: str, actor: User | None = None
+) -> ModelVersion:
+    """Validate model text and make it the current version (no-op if already current)."""
+    try:
+        model = scoring.load_model_text(content, source="model file")
+    except scoring.ModelError as exc:
+        raise Invalid(str(exc), fields={"model": str(exc)}) from None
+    existing = session.exec(
+        select(ModelVersion).where(
+            ModelVersion.name == model.name, ModelVersion.version == model.version
+        )
+    ).first()
+    if existing is not None:
+        if existing.content_hash != model.content_hash:
+            raise Invalid(
+                f"model {model.label} is already published with different content;"
+                " a changed model needs a new version",
+                fields={"version": "already published with different content"},
+            )
+        if not existing.is_current:
+            _make_current(session, existing)
+        return existing
+    row = ModelVersion(
+        name=model.name,
+        version=model.version,
+        content_hash=model.content_hash,
+        content=content,
+        published_by_id=actor.id if actor else None,
+    )
+    session.add(row)
+    session.flush()
+    _make_current(session, row)
+    return row
+
+
+def _make_current(session: Session, row: ModelVersion) -> None:
+    for other in session.exec(select(ModelVersion).where(ModelVersion.is_current)).all():
+        other.is_current = False
+        session.add(other)
+    session.flush()
+    row.is_current = True
+    session.add(row)
+    session.flush()
+
+
+def current_model(*, session: Session) -> tuple[ModelVersion, scoring.Model]:
+    """The current model version row and its engine model; publishes the default if none."""
+    row = session.exec(select(ModelVersion).where(ModelVersion.is_current)).first()
+    if row is None:
+        row = publish_model_text(
+            session=session, content=scoring.model.DEFAULT_MODEL_PATH.read_text("utf-8")
+        )
+    return row, engine_model(row)
+
+
+AGE_DECIMALS = 4  # ages are stored to ~9 seconds so a stored vector reproduces its score
+
+
+def age_days(intel_at: datetime, now: datetime) -> float:
+    """Intelligence age in days at `now`, rounded as stored (never negative)."""
+    days = max(0.0, (now - intel_at).total_seconds() / SECONDS_PER_DAY)
+    return float(np.round(days, AGE_DECIMALS))
+
+
+def assessment_inputs(a: Assessment) -> dict[str, int]:
+    """The engine inputs (SCORING.md keys, Cf as its code) of an assessment row."""
+    return {
+        "P": a.p,
+        "Ps": a.ps,
+        "F": a.f,
+        "C": a.c,
+        "S": a.s,
+        "V": a.v,
+        "L": a.l,
+        "Cf": a.cf,
+        "Ca": a.ca,
+        "Cb": a.cb,
+        "O": a.o,
+        "T": a.t,
+    }
+
+
+def refresh_vector(assessment: Assessment) -> None:
+    """Recompute the stored canonical vector (without age) after an input changed."""
+    assessment.vector = scoring.format_vector(assessment_inputs(assessment))
+
+
+def assessment_columns(assessment: Assessment, age: float) -> dict[str, np.ndarray]:
+    """One-row engine columns for an assessment at a given age."""
+    columns = {
+        key: np.array([value], dtype=np.int8)
+        for key, value in assessment_inputs(assessment).items()
+    }
+    columns["A"] = np.array([age], dtype=np.float64)
+    return columns
+
+
+def board_fields(case: Case) -> dict[str, object]:
+    """The case facts copied onto its score row for board filtering and ordering."""
+    return {
+        "on_board": case.state in OPEN_STATES,
+        "state": case.state,
+        "kind": case.kind,
+        "bcu_id": case.bcu_id,
+        "hub_id": case.hub_id,
+        "theme_id": case.theme_id,
+        "asset_type": case.asset_type,
+        "bk_deadline": case.opportunity_deadline or NO_DEADLINE,
+        "bk_submitted": case.submitted_at or case.created_at,
+    }
+
+
+def score_case(
+    *,
+    session: Session,
+    case: Case,
+    assessment: Assessment,
+    reason: str,
+    now: datetime | None = None,
+    run_id: int | None = None,
+) -> CaseScore:
+    """Score one case with the current model, store it, and keep history when it changes."""
+    now = now or utcnow()
+    version, model = current_model(session=session)
+    age = age_days(assessment.intel_at, now)
+    result = scoring.score_arrays(assessment_columns(assessment, age), model=model)
+    priority = float(result["priority"][0])
+    position = int(result["position"][0])
+    numbers: dict[str, object] = {
+        "harm_base": float(result["harm_base"][0]),
+        "total_harm": float(result["total_harm"][0]),
+        "risk": float(result["risk"][0]),
+        "freshness": float(result["freshness"][0]),
+        "age_days": age,
+        "priority": priority,
+        "band": int(result["band"][0]),
+        "position": position,
+        "position_grade": int(result["position_grade"][0]),
+        "threat": assessment.t,
+        "vector": scoring.format_vector({**assessment_inputs(assessment), "A": age}),
+        "model_version_id": version.id,
+        "bk_threat": 1 - assessment.t,
+        "bk_priority": -priority,
+        "bk_position": -position,
+    }
+    row = session.get(CaseScore, case.id)
+    changed = (
+        row is None
+        or row.priority != priority
+        or row.band != numbers["band"]
+        or row.position != position
+        or row.model_version_id != version.id
+    )
+    if row is None:
+        row = CaseScore(case_id=case.id, scored_at=now, **numbers, **board_fields(case))  # type: ignore[arg-type]
+    else:
+        for key, value in {**numbers, **board_fields(case)}.items():
+            setattr(row, key, value)
+        row.scored_at = now
+        if changed:
+            row.score_version += 1
+    session.add(row)
+    if changed:
+        assert case.id is not None
+        assert version.id is not None
+        session.add(
+            ScoreHistory(
+                case_id=case.id,
+                score_version=row.score_version,
+                priority=priority,
+                band=row.band,
+                position=position,
+                vector=row.vector,
+                model_version_id=version.id,
+                reason=reason,
+                run_id=run_id,
+                scored_at=now,
+            )
+        )
+    session.flush()
+    return row
+
+
+def sync_board_row(*, session: Session, case: Case) -> None:
+    """Copy changed case facts (state, deadline, BCU...) onto its score row."""
+    row = session.get(CaseScore, case.id)
+    if row is None:
+        return
+    for key, value in board_fields(case).items():
+        setattr(row, key, value)
+    session.add(row)
