@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from config.settings import Settings
+
 _WRITE_OPTION = "tasking_write"
 
 
@@ -82,3 +84,13 @@ def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine for the configured database (embedded SQLite when DATABASE_URL is unset)."""
+    return make_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+        busy_ms=settings.sqlite_busy_timeout_ms,
+    )

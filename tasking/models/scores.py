@@ -14,6 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import Float, Index, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+import scoring
 from tasking.models.base import utcnow
 
 NO_DEADLINE = date(9999, 12, 31)
@@ -53,7 +54,7 @@ class CaseScore(SQLModel, table=True):
     position: int = Field(sa_type=SmallInteger)
     position_grade: int = Field(sa_type=SmallInteger)  # 0 Weak, 1 Adequate, 2 Strong
     threat: int = Field(sa_type=SmallInteger)
-    vector: str = Field(max_length=160)  # canonical, with the age used
+    vector: str = Field(max_length=128)  # canonical inputs; the age used is age_days
     model_version_id: int = Field(foreign_key="model_version.id")
     scored_at: datetime = Field(default_factory=utcnow)
     # Raised whenever the numbers change; a decision names the version it saw.
@@ -64,6 +65,12 @@ class CaseScore(SQLModel, table=True):
     bk_position: int = Field(sa_type=SmallInteger)
     bk_deadline: date = Field(default=NO_DEADLINE)
     bk_submitted: datetime
+
+    @property
+    def scored_vector(self) -> str:
+        """The exact vector that produced this score (inputs plus the age used)."""
+        inputs = scoring.parse_vector(self.vector).as_dict()
+        return scoring.format_vector({**inputs, "A": self.age_days})
 
 
 class ScoreHistory(SQLModel, table=True):
@@ -78,7 +85,7 @@ class ScoreHistory(SQLModel, table=True):
     priority: float = Field(sa_type=Float)
     band: int = Field(sa_type=SmallInteger)
     position: int = Field(sa_type=SmallInteger)
-    vector: str = Field(max_length=160)
+    vector: str = Field(max_length=160)  # with the age used
     model_version_id: int = Field(foreign_key="model_version.id")
     reason: str = Field(max_length=16)  # RunKind
     run_id: int | None = Field(default=None, foreign_key="scoring_run.id")

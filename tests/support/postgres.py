@@ -195,10 +195,13 @@ class ThrowawayPostgres:
         tmp, self.tmp_dir = self.tmp_dir, None
         data = tmp / "data"
         if (data / "postmaster.pid").exists():
-            bin_dir = find_pg_bin_dir(self.bin_dir)
-            argv = [str(bin_dir / "pg_ctl"), "stop", "-D", str(data), "-m", "immediate", "-w"]
-            done = self._run(argv, tmp, check=False, timeout=30)
-            if done.returncode != 0:
+            try:
+                pg_ctl = find_pg_bin_dir(self.bin_dir) / "pg_ctl"
+                argv = [str(pg_ctl), "stop", "-D", str(data), "-m", "immediate", "-w"]
+                stopped = self._run(argv, tmp, check=False, timeout=30).returncode == 0
+            except ComponentUnavailable:
+                stopped = False
+            if not stopped:
                 _kill_postmaster(data)
         shutil.rmtree(tmp, ignore_errors=True)
 
