@@ -40,6 +40,40 @@ def _primary_key(priority: np.ndarray, threat: np.ndarray) -> npt.NDArray[np.uin
     return ~key
 
 
+_SIGN_BIT = np.uint64(1 << 63)
+_NAN_CODE = np.uint64(2**64 - 1)
+_POSITION_BITS = 3  # positions 0..7 fit in three bits (the contract's are 0..6)
+
+
+def _order_codes(values: npt.NDArray[np.float64]) -> npt.NDArray[np.uint64]:
+    """uint64 codes that order like the floats: -0.0 equals 0.0, every NaN equal and last."""
+    bits = (values + 0.0).view(np.uint64)
+    negative = (bits & _SIGN_BIT).astype(bool)
+    # Negative floats: flipping every bit reverses their order and puts them first.
+    codes: npt.NDArray[np.uint64] = np.where(negative, ~bits, bits | _SIGN_BIT)
+    codes[np.isnan(values)] = _NAN_CODE
+    return codes
+
+
+def _dense_rank(values: np.ndarray) -> tuple[npt.NDArray[np.uint64], int]:
+    """Rank of each value from 0, equal values sharing a rank; and the bits the ranks need."""
+    order = np.argsort(values)
+    ordered = values[order]
+    step = np.empty(values.shape[0], dtype=np.uint64)
+    step[0] = 0
+    step[1:] = ordered[1:] != ordered[:-1]
+    rank = np.empty_like(step)
+    rank[order] = np.cumsum(step)
+    return rank, int(rank.max()).bit_length()
+
+
+def _group_starts(same_as_prev: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Rows that belong to a run of two or more equal keys (given equality with the previous row)."""
+    in_run = same_as_prev.copy()
+    in_run[:-1] |= same_as_prev[1:]
+    return in_run
+
+
 def _tiebreak_order(
     primary: npt.NDArray[np.uint64],
     position: np.ndarray,
@@ -48,29 +82,76 @@ def _tiebreak_order(
     ids: np.ndarray | None,
 ) -> IndexArray:
     n = primary.shape[0]
-    # Unstable is fine: rows in a run of equal keys are fully re-ordered below.
     order: IndexArray = np.argsort(primary)
     if n < 2:
         return order
+    same_as_prev = np.empty(n, dtype=bool)
+    same_as_prev[0] = False
     sorted_key = primary[order]
-    same_as_next = sorted_key[1:] == sorted_key[:-1]
-    if not same_as_next.any():
+    np.equal(sorted_key[1:], sorted_key[:-1], out=same_as_prev[1:])
+    del sorted_key
+    if not same_as_prev.any():
         return order
-    in_run = np.zeros(n, dtype=bool)
-    in_run[1:] |= same_as_next
-    in_run[:-1] |= same_as_next
-    slots = np.flatnonzero(in_run)
+    # Only rows in runs of equal primary keys need the remaining keys.
+    slots = np.flatnonzero(_group_starts(same_as_prev))
     members = order[slots]
-    # Runs are contiguous in `order`; a run number keeps rows inside their run.
-    run = np.cumsum(np.concatenate(([True], ~same_as_next)))[slots]
-    keys: list[np.ndarray] = [members if ids is None else ids[members]]
-    if submitted is not None:
-        keys.append(submitted[members])
+    group = np.cumsum(~same_as_prev[slots], dtype=np.uint64)  # run number, non-decreasing
+
+    # The remaining keys, most significant first, each as values that sort ascending
+    # in board order. Each level sorts only the rows still tied after the levels
+    # before it, by one packed (group, dense rank) key, so an unstable sort is
+    # enough and the work shrinks level by level. The last level (a row's place in
+    # `members`) only matters for duplicate ids, and keeps them in that order.
+    def position_key(rows: IndexArray) -> np.ndarray:
+        return ~position[rows]  # ~p = -p - 1: highest position first, without overflow
+
+    levels: list[Any] = [position_key]
     if deadline is not None:
-        keys.append(deadline[members])  # NaN (no deadline) sorts after every date
-    keys.append(run * 8 + (7 - position[members].astype(np.int64)))
-    order[slots] = members[np.lexsort(keys)]
+        levels.append(lambda rows: _order_codes(deadline[rows]))
+    if submitted is not None:
+        levels.append(lambda rows: _order_codes(submitted[rows]))
+    levels.append(lambda rows: rows if ids is None else ids[rows])
+    if ids is not None:
+        levels.append(None)  # place in `members`
+
+    arranged = np.arange(members.shape[0])  # positions in `members`, in board order so far
+    tied = arranged.copy()  # slots of `arranged` whose group still has a tie
+    for level in levels:
+        current = arranged[tied]
+        if level is None:
+            rank, bits = current.astype(np.uint64), int(current.max()).bit_length()
+        elif level is position_key and _small_positions(position, members):
+            rank, bits = (7 - position[members[current]]).astype(np.uint64), _POSITION_BITS
+        else:
+            rank, bits = _dense_rank(level(members[current]))
+        if int(group[-1]).bit_length() + bits <= 64:
+            packed = (group << np.uint64(bits)) | rank
+            by_level = np.argsort(packed)
+        else:  # only for boards of billions of rows
+            packed = np.empty(0, dtype=np.uint64)
+            by_level = np.lexsort((rank, group))
+        arranged[tied] = current[by_level]
+        if packed.size:
+            packed = packed[by_level]
+            same = packed[1:] == packed[:-1]
+        else:
+            same = (group[by_level][1:] == group[by_level][:-1]) & (
+                rank[by_level][1:] == rank[by_level][:-1]
+            )
+        if not same.any():
+            break
+        same_as_prev = np.concatenate(([False], same))
+        still = np.flatnonzero(_group_starts(same_as_prev))
+        tied = tied[still]
+        group = np.cumsum(~same_as_prev[still], dtype=np.uint64)
+    order[slots] = members[arranged]
     return order
+
+
+def _small_positions(position: np.ndarray, members: IndexArray) -> bool:
+    """Whether every position in the tied rows is 0..7, so it packs into three bits."""
+    tied = position[members]
+    return bool(tied.min() >= 0 and tied.max() <= 7)
 
 
 def rank_order(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tasking.cli import score
+from tasking.cli import db, demo, score
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,3 +13,7 @@ def main() -> None:
 
 
 main.add_command(score.score)
+main.add_command(db.init_db)
+main.add_command(db.create_user)
+main.add_command(db.rescore)
+main.add_command(demo.seed_demo_command)

@@ -1,6 +1,6 @@
 """Table models (SQLModel) of the tasking service; import them from here."""
 
-from tasking.models.base import pk, utcnow
+from tasking.models.base import as_utc, pk, utcnow
 from tasking.models.cases import Assessment, Case, IntelEntry
 from tasking.models.decisions import AuditEvent, Decision
 from tasking.models.enums import (
@@ -54,6 +54,7 @@ __all__ = [
     "Unit",
     "UnitKind",
     "User",
+    "as_utc",
     "pk",
     "utcnow",
 ]

@@ -7,8 +7,15 @@ from typing import Protocol
 
 
 def utcnow() -> datetime:
-    """Now in UTC as a naive datetime (stored the same way on SQLite and PostgreSQL)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, as an aware UTC datetime (every stored time is aware UTC)."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already."""
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 class HasId(Protocol):

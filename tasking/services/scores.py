@@ -7,7 +7,7 @@ change commits; bulk rescoring lives in tasking.services.rescore.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from threading import Lock
 
 import numpy as np
@@ -28,6 +28,7 @@ from tasking.models import (
 from tasking.services.errors import Invalid
 
 SECONDS_PER_DAY = 86_400.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _models: dict[str, scoring.Model] = {}
 _models_lock = Lock()
 
@@ -103,7 +104,9 @@ AGE_DECIMALS = 4  # ages are stored to ~9 seconds so a stored vector reproduces 
 
 def age_days(intel_at: datetime, now: datetime) -> float:
     """Intelligence age in days at `now`, rounded as stored (never negative)."""
-    days = max(0.0, (now - intel_at).total_seconds() / SECONDS_PER_DAY)
+    # Same arithmetic as the bulk loader (epoch seconds) so both agree to the bit.
+    seconds = (now - EPOCH).total_seconds() - (intel_at - EPOCH).total_seconds()
+    days = max(0.0, seconds / SECONDS_PER_DAY)
     return float(np.round(days, AGE_DECIMALS))
 
 

@@ -21,6 +21,7 @@ from tasking.models import (
     State,
     Strand,
     User,
+    as_utc,
     pk,
     utcnow,
 )
@@ -147,7 +148,7 @@ def log_intelligence(
     require(actor, "intel.log")
     intel_in = validate(IntelIn, data)
     now = now or utcnow()
-    received = intel_in.received_at.replace(tzinfo=None)
+    received = as_utc(intel_in.received_at)
     if received > now:
         raise Invalid(
             "received_at: cannot be in the future", fields={"received_at": "in the future"}

@@ -145,7 +145,9 @@ def score_case(inputs: Mapping[str, Any], model: Model | None = None) -> dict[st
     }
 
 
-def score_many(cases: Sequence[Mapping[str, Any]], model: Model | None = None) -> list[dict[str, Any]]:
+def score_many(
+    cases: Sequence[Mapping[str, Any]], model: Model | None = None
+) -> list[dict[str, Any]]:
     """Score a list of cases one at a time (the scalar path)."""
     model = model or default_model()
     return [score_case(case, model) for case in cases]

@@ -7,8 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scoring import BANDS, GRADES, INPUT_KEYS, INTEGER_KEYS, default_model, score_arrays
-from scoring import score_vectors
+from scoring import (
+    BANDS,
+    GRADES,
+    INPUT_KEYS,
+    INTEGER_KEYS,
+    default_model,
+    score_arrays,
+    score_vectors,
+)
 from tests.scoring.reference import RANGES, score_many
 from tests.scoring.support import columns_to_cases, odd_model, random_columns
 
@@ -35,7 +42,9 @@ def assert_matches_reference(columns: dict[str, np.ndarray], model: Any) -> None
         np.testing.assert_allclose(scores[key], want, rtol=0, atol=TOLERANCE, err_msg=key)
     assert [BANDS[b] for b in scores["band"]] == [row["band"] for row in expected]
     assert scores["position"].tolist() == [row["position"] for row in expected]
-    assert [GRADES[g] for g in scores["position_grade"]] == [row["position_grade"] for row in expected]
+    assert [GRADES[g] for g in scores["position_grade"]] == [
+        row["position_grade"] for row in expected
+    ]
 
 
 # --- agreement with the plain-Python reference ---------------------------------------------
@@ -74,7 +83,17 @@ def test_score_arrays_band_thresholds_are_inclusive() -> None:
         {**OP_001, "P": 4, "Ps": 4, "F": 4, "C": 3, "S": 1, "V": 0, "L": 3, "Cf": 2},  # 15*3 = 45
         {**OP_001, "P": 4, "Ps": 4, "F": 4, "C": 3, "S": 1, "V": 0, "L": 5, "Cf": 2},  # 15*5 = 75
         {**OP_001, "P": 4, "Ps": 4, "F": 4, "C": 2, "S": 1, "V": 0, "L": 3, "Cf": 2},  # 14*3 = 42
-        {**OP_001, "P": 3, "Ps": 3, "F": 3, "C": 3, "S": 1, "V": 2, "L": 5, "Cf": 2},  # 12*1.5*5 = 90
+        {
+            **OP_001,
+            "P": 3,
+            "Ps": 3,
+            "F": 3,
+            "C": 3,
+            "S": 1,
+            "V": 2,
+            "L": 5,
+            "Cf": 2,
+        },  # 12*1.5*5 = 90
     ]
     columns = {key: np.array([c[key] for c in cases]) for key in INTEGER_KEYS}
     scores = score_arrays(columns)
@@ -223,7 +242,8 @@ def test_score_arrays_output_dtypes_and_shapes(with_age: bool) -> None:
         assert scores[key].shape == (64,), key
     assert set(scores["band"].tolist()) <= {0, 1, 2, 3}
     assert set(scores["position_grade"].tolist()) <= {0, 1, 2}
-    assert 0 <= scores["position"].min() and scores["position"].max() <= 6
+    assert scores["position"].min() >= 0
+    assert scores["position"].max() <= 6
 
 
 def test_score_arrays_empty_batch() -> None:

@@ -8,8 +8,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scoring import BANDS, INTEGER_KEYS, BandMove, Inputs, Model, default_model, explain
-from scoring import load_model_text, parse_vector, score_arrays
+from scoring import (
+    BANDS,
+    INTEGER_KEYS,
+    BandMove,
+    Inputs,
+    Model,
+    default_model,
+    explain,
+    load_model_text,
+    parse_vector,
+    score_arrays,
+)
 from tests.scoring.reference import RANGES
 from tests.scoring.support import model_text_with, odd_model
 
@@ -41,7 +51,9 @@ def random_inputs(seed: int, n: int) -> list[Inputs]:
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(n):
-        values: dict[str, Any] = {k: int(rng.integers(lo, hi + 1)) for k, (lo, hi) in RANGES.items()}
+        values: dict[str, Any] = {
+            k: int(rng.integers(lo, hi + 1)) for k, (lo, hi) in RANGES.items()
+        }
         values["T"] = 0
         values["A"] = float(rng.choice([0.0, rng.uniform(0, 250), float(rng.integers(0, 200))]))
         cases.append(Inputs(**values))
@@ -117,7 +129,11 @@ def test_explain_demo_case_moves() -> None:
     assert "likelihood 4 -> 2 moves P2 to P3" in shown  # 3 would give 64.26, still P2
     assert "confidence M -> H moves P2 to P1" in shown  # 100.8
     assert "scope 3 -> 4 moves P2 to P1" in shown  # 12 x 1.6 x 1.5 x 4 x 0.85 = 97.92
-    assert "vulnerability 2 -> 0 moves P2 to P3" in shown  # 12 x 1.4 x 4 x 0.85 = 57.12? no:
+    assert "physical harm 3 -> 4 moves P2 to P1" in shown  # 13 x 1.4 x 1.5 x 4 x 0.85 = 92.82
+    # Lowering V or S, or confidence to L, keeps P2 (V 0: 57.12; S 1: 61.2; Cf L: 70.56).
+    assert not [
+        m for m in explanation.moves if m.factor in ("V", "S", "Cf") and m.band_after == "P3"
+    ]
     check_moves(parse_vector(OP_003), default_model())
 
 

@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring import Model, ModelError, default_model, load_model, load_model_text, score_arrays
-from scoring import score_vectors
+from scoring import (
+    Model,
+    ModelError,
+    default_model,
+    load_model,
+    load_model_text,
+    score_arrays,
+    score_vectors,
+)
 from scoring.model import DEFAULT_MODEL_PATH
 from tests.scoring.support import DEFAULT_TEXT, model_text_with, random_columns
 
@@ -140,7 +147,12 @@ MALFORMED = [
         "at least 0",
     ),
     ("unknown decay function", [('"power"', '"exponential"')], "decay.function", "unknown decay"),
-    ("zero lifetime", [("lifetime_days = 180.0", "lifetime_days = 0.0")], "decay.lifetime_days", "greater than 0"),
+    (
+        "zero lifetime",
+        [("lifetime_days = 180.0", "lifetime_days = 0.0")],
+        "decay.lifetime_days",
+        "greater than 0",
+    ),
     ("zero shape", [("shape = 2.0", "shape = 0.0")], "decay.shape", "greater than 0"),
     ("floor above one", [("floor = 0.5", "floor = 1.5")], "decay.floor", "between 0 and 1"),
     ("negative floor", [("floor = 0.5", "floor = -0.5")], "decay.floor", "at least 0"),
@@ -162,7 +174,12 @@ MALFORMED = [
         "multipliers.confidence (L <= M <= H)",
         "must not decrease",
     ),
-    ("unknown top-level key", [("version = 1\n", "version = 1\ncolour = 1\n")], "colour", "unknown"),
+    (
+        "unknown top-level key",
+        [("version = 1\n", "version = 1\ncolour = 1\n")],
+        "colour",
+        "unknown",
+    ),
     ("unknown table", [("[bands]", "[extras]\nx = 1\n\n[bands]")], "extras", "unknown setting"),
     ("version zero", [("version = 1\n", "version = 0\n")], "version", "at least 1"),
     ("version as text", [("version = 1\n", 'version = "1"\n')], "version", "whole number"),
@@ -224,7 +241,7 @@ def test_load_model_rejects_non_utf8_file(tmp_path: Path) -> None:
 
 
 def test_model_error_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="weights.F"):
+    with pytest.raises(ValueError, match=r"weights\.F"):
         load_model_text(model_text_with(("F = 1.0 ", "F = -2.0 ")))
 
 

@@ -11,8 +11,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import INTEGER_KEYS, Inputs, Model, default_model, explain, format_vector
-from scoring import parse_vector, score_arrays
+from scoring import (
+    INTEGER_KEYS,
+    Inputs,
+    Model,
+    default_model,
+    explain,
+    format_vector,
+    parse_vector,
+    score_arrays,
+)
 from tests.scoring.reference import RANGES, score_many
 from tests.scoring.support import odd_model
 
@@ -134,7 +142,9 @@ def test_score_arrays_same_case_alone_or_inside_a_batch(
 @given(st.lists(cases, min_size=1, max_size=40).flatmap(
     lambda rows: st.tuples(st.just(rows), st.permutations(range(len(rows))))
 ))  # fmt: skip
-def test_score_arrays_batch_order_does_not_matter(data: tuple[list[dict[str, Any]], list[int]]) -> None:
+def test_score_arrays_batch_order_does_not_matter(
+    data: tuple[list[dict[str, Any]], list[int]],
+) -> None:
     rows, perm = data
     forward = score(rows)
     permuted = score([rows[i] for i in perm])

@@ -68,9 +68,7 @@ def test_rank_order_breaks_ties_in_contract_order() -> None:
     deadline = [nan, 10.0, 5.0, 5.0, nan, 5.0, nan]
     submitted = [1.0, 1.0, 2.0, 1.0, 0.0, 1.0, 9.0]
     ids = [7, 6, 5, 4, 3, 2, 1]
-    order = rank_order(
-        priority, [0] * 7, position, deadline=deadline, submitted=submitted, ids=ids
-    )
+    order = rank_order(priority, [0] * 7, position, deadline=deadline, submitted=submitted, ids=ids)
     # position 5 first; then deadline 5 (submitted 1 before 2; ids 2 before 4),
     # deadline 10, then no deadline (submitted 0 before 1).
     assert order.tolist() == [6, 5, 3, 2, 1, 4, 0]
@@ -83,11 +81,16 @@ def test_rank_order_ignores_the_sign_of_zero() -> None:
 
 def test_rank_order_is_independent_of_row_order() -> None:
     board = random_board(7, 500)
-    order = rank_order(board["priority"], board["threat"], board["position"], **optional(board, OPTIONAL_KEYS))
+    order = rank_order(
+        board["priority"], board["threat"], board["position"], **optional(board, OPTIONAL_KEYS)
+    )
     perm = np.random.default_rng(8).permutation(500)
     shuffled = {key: value[perm] for key, value in board.items()}
     shuffled_order = rank_order(
-        shuffled["priority"], shuffled["threat"], shuffled["position"], **optional(shuffled, OPTIONAL_KEYS)
+        shuffled["priority"],
+        shuffled["threat"],
+        shuffled["position"],
+        **optional(shuffled, OPTIONAL_KEYS),
     )
     assert board["ids"][order].tolist() == shuffled["ids"][shuffled_order].tolist()
 
@@ -104,7 +107,9 @@ def test_rank_order_does_not_modify_inputs() -> None:
     before = {key: value.copy() for key, value in board.items()}
     for value in board.values():
         value.flags.writeable = False
-    rank_order(board["priority"], board["threat"], board["position"], **optional(board, OPTIONAL_KEYS))
+    rank_order(
+        board["priority"], board["threat"], board["position"], **optional(board, OPTIONAL_KEYS)
+    )
     for key, value in board.items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 
@@ -112,7 +117,9 @@ def test_rank_order_does_not_modify_inputs() -> None:
 # --- top_k -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("keys", [(), ("deadline",), OPTIONAL_KEYS], ids=["none", "deadline", "all"])
+@pytest.mark.parametrize(
+    "keys", [(), ("deadline",), OPTIONAL_KEYS], ids=["none", "deadline", "all"]
+)
 @pytest.mark.parametrize("n", [0, 1, 5, 60, 400])
 def test_top_k_equals_head_of_rank_order(n: int, keys: tuple[str, ...]) -> None:
     board = random_board(100 + n, n)
@@ -146,7 +153,9 @@ def test_top_k_rejects_negative_k() -> None:
 @pytest.mark.parametrize("n", [0, 1, 50, 1000])
 def test_ranks_is_the_inverse_permutation(n: int) -> None:
     board = random_board(200 + n, n)
-    order = rank_order(board["priority"], board["threat"], board["position"], **optional(board, OPTIONAL_KEYS))
+    order = rank_order(
+        board["priority"], board["threat"], board["position"], **optional(board, OPTIONAL_KEYS)
+    )
     rank = ranks(order)
     assert rank.dtype == np.int64
     assert rank[order].tolist() == list(range(1, n + 1))

@@ -117,7 +117,7 @@ def test_parse_vector_age_defaults_to_zero() -> None:
 
 @pytest.mark.parametrize(("raw", "days"), [("7", 7.0), ("0.25", 0.25), (".5", 0.5), ("1e2", 100.0)])
 def test_parse_vector_accepts_age_forms(raw: str, days: float) -> None:
-    assert parse_vector(f"{OP_001}/A:{raw}").A == days
+    assert days == parse_vector(f"{OP_001}/A:{raw}").A
 
 
 # --- parse: rejected ---------------------------------------------------------------------------

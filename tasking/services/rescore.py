@@ -1,0 +1,342 @@
+"""Rescore many cases at once: one query in, one engine call, bulk writes out.
+
+A rescore works on id-range chunks. Each chunk is one write transaction
+(BEGIN IMMEDIATE on SQLite): it loads the chunk's inputs with their factor
+codes packed into one integer, scores them in one `score_arrays` call,
+writes back only the rows whose score changed, raising their score version
+on the condition that nobody else did first, and keeps history for band
+changes. Running a chunk twice, or twice at once, changes nothing more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session
+
+import scoring
+from tasking.db import is_sqlite, writer
+from tasking.models import utcnow
+from tasking.services.scores import AGE_DECIMALS, EPOCH, SECONDS_PER_DAY, current_model
+
+# Three bits per factor code, in SCORING.md key order (T in the top bits).
+_SHIFTS = {key: 3 * i for i, key in enumerate(scoring.INTEGER_KEYS)}
+_COLUMNS = dict(
+    zip(
+        scoring.INTEGER_KEYS,
+        ("p", "ps", "f", "c", "s", "v", "l", "cf", "ca", "cb", "o", "t"),
+        strict=True,
+    )
+)
+_PACKED_SQL = " + ".join(f"a.{column} * {1 << _SHIFTS[key]}" for key, column in _COLUMNS.items())
+_EPOCH_SQL = {
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds plus the fraction.
+    "sqlite": "CAST(strftime('%s', a.intel_at) AS INTEGER) + CAST(substr(a.intel_at, 20) AS REAL)",
+    "postgresql": "CAST(EXTRACT(EPOCH FROM a.intel_at) AS DOUBLE PRECISION)",
+}
+_LOAD_SQL = """
+SELECT a.case_id, {packed} AS packed, {epoch} AS intel_epoch,
+       s.priority, s.band, s.position, s.model_version_id, s.score_version, s.freshness
+FROM assessment a JOIN case_score s ON s.case_id = a.case_id
+WHERE s.on_board = {true} AND a.case_id BETWEEN {lo} AND {hi}
+"""
+_LOAD_DTYPE = np.dtype(
+    [
+        ("case_id", np.int64),
+        ("packed", np.int64),
+        ("intel_epoch", np.float64),
+        ("priority", np.float64),
+        ("band", np.int8),
+        ("position", np.int8),
+        ("model_version_id", np.int64),
+        ("score_version", np.int64),
+        ("freshness", np.float64),
+    ]
+)
+_SET_COLUMNS = (
+    "harm_base", "total_harm", "risk", "freshness", "age_days", "priority", "band", "position",
+    "position_grade", "bk_priority", "bk_position",
+)  # fmt: skip
+
+
+@dataclass
+class RescoreStats:
+    """What a rescore did, with the time spent in each phase (seconds)."""
+
+    cases: int = 0
+    changed: int = 0
+    band_changes: int = 0
+    load_s: float = 0.0
+    score_s: float = 0.0
+    write_s: float = 0.0
+    seconds: float = 0.0
+    bands_before: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    bands_after: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+
+    def add(self, other: RescoreStats) -> None:
+        """Fold a chunk's figures into a run's."""
+        for name in ("cases", "changed", "band_changes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("load_s", "score_s", "write_s"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.bands_before = [
+            a + b for a, b in zip(self.bands_before, other.bands_before, strict=True)
+        ]
+        self.bands_after = [a + b for a, b in zip(self.bands_after, other.bands_after, strict=True)]
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since 1970 of an aware datetime (the same arithmetic as the loaders)."""
+    return (moment - EPOCH).total_seconds()
+
+
+def board_id_range(engine: Engine) -> tuple[int, int] | None:
+    """Lowest and highest id of the cases on the boards (None when there are none)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT MIN(case_id), MAX(case_id) FROM case_score WHERE on_board = :t"),
+            {"t": True},
+        ).one()
+    return None if row[0] is None else (int(row[0]), int(row[1]))
+
+
+def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
+    """Inclusive id ranges of at most `size` ids covering lo..hi."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+    for start in range(lo, hi + 1, size):
+        yield start, min(start + size - 1, hi)
+
+
+def _load(conn: Connection, lo: int, hi: int) -> np.ndarray:
+    dialect = conn.dialect.name
+    sql = _LOAD_SQL.format(
+        packed=_PACKED_SQL,
+        epoch=_EPOCH_SQL[dialect],
+        true="1" if dialect == "sqlite" else "TRUE",
+        lo=int(lo),
+        hi=int(hi),
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    # fromiter over tuples is far faster than np.array(rows) for big chunks.
+    return np.fromiter(rows, dtype=_LOAD_DTYPE, count=len(rows))
+
+
+def _unpack(packed: np.ndarray) -> dict[str, np.ndarray]:
+    return {key: ((packed >> shift) & 7).astype(np.int8) for key, shift in _SHIFTS.items()}
+
+
+def rescore_range(
+    *,
+    engine: Engine,
+    lo: int,
+    hi: int,
+    reason: str,
+    now: datetime | None = None,
+    run_id: int | None = None,
+) -> RescoreStats:
+    """Rescore the open cases with ids lo..hi in one transaction; returns what changed."""
+    now = now or utcnow()
+    stats = RescoreStats()
+    with writer(engine).connect() as conn, conn.begin():
+        with Session(bind=conn) as session:
+            version, model = current_model(session=session)
+            session.flush()
+        assert version.id is not None
+        started = time.perf_counter()
+        data = _load(conn, lo, hi)
+        stats.load_s = time.perf_counter() - started
+        stats.cases = len(data)
+        if not stats.cases:
+            return stats
+        started = time.perf_counter()
+        codes = _unpack(data["packed"])
+        ages = np.maximum(0.0, (epoch_seconds(now) - data["intel_epoch"]) / SECONDS_PER_DAY)
+        ages = np.round(ages, AGE_DECIMALS)
+        scores = scoring.score_arrays({**codes, "A": ages}, model=model)
+        scores["age_days"] = ages
+        changed = (
+            (scores["priority"] != data["priority"])
+            | (scores["band"] != data["band"])
+            | (scores["position"] != data["position"])
+            | (data["model_version_id"] != version.id)
+        )
+        band_moved = scores["band"] != data["band"]
+        stats.bands_before = np.bincount(data["band"], minlength=4).tolist()
+        stats.bands_after = np.bincount(scores["band"], minlength=4).tolist()
+        stats.score_s = time.perf_counter() - started
+        started = time.perf_counter()
+        idx = np.flatnonzero(changed)
+        if idx.size:
+            updated = _write_scores(conn, data, scores, idx, version.id, now, lo, hi)
+            stats.changed = int(updated.sum())
+            history = idx[updated & band_moved[idx]]
+            stats.band_changes = len(history)
+            if history.size:
+                _write_history(conn, data, codes, scores, history, version.id, now, reason, run_id)
+        stats.write_s = time.perf_counter() - started
+    stats.seconds = stats.load_s + stats.score_s + stats.write_s
+    return stats
+
+
+def _scored_at(conn: Connection, now: datetime) -> Any:
+    # Raw driver calls bypass SQLAlchemy's type processing; match its SQLite format.
+    return now.strftime("%Y-%m-%d %H:%M:%S.%f") if is_sqlite(conn.engine) else now
+
+
+def _write_scores(
+    conn: Connection,
+    data: np.ndarray,
+    scores: dict[str, np.ndarray],
+    idx: np.ndarray,
+    version_id: int,
+    now: datetime,
+    lo: int,
+    hi: int,
+) -> np.ndarray:
+    """Write changed rows; returns which of them this call wrote (raised the version of)."""
+    values = {
+        "harm_base": scores["harm_base"][idx],
+        "total_harm": scores["total_harm"][idx],
+        "risk": scores["risk"][idx],
+        "freshness": scores["freshness"][idx],
+        "age_days": scores["age_days"][idx],
+        "priority": scores["priority"][idx],
+        "band": scores["band"][idx].astype(np.int64),
+        "position": scores["position"][idx].astype(np.int64),
+        "position_grade": scores["position_grade"][idx].astype(np.int64),
+        "bk_priority": -scores["priority"][idx],
+        "bk_position": -scores["position"][idx].astype(np.int64),
+    }
+    case_ids = data["case_id"][idx]
+    old_versions = data["score_version"][idx]
+    scored_at = _scored_at(conn, now)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if is_sqlite(conn.engine):
+            # Inside BEGIN IMMEDIATE nobody else can write between our read and this write.
+            assignments = ", ".join(f"{name} = ?" for name in _SET_COLUMNS)
+            sql = (
+                f"UPDATE case_score SET {assignments}, model_version_id = ?, scored_at = ?,"
+                " score_version = score_version + 1 WHERE case_id = ?"
+            )
+            columns = [values[name].tolist() for name in _SET_COLUMNS]
+            n = len(idx)
+            rows = zip(*columns, [version_id] * n, [scored_at] * n, case_ids.tolist(), strict=True)
+            cursor.executemany(sql, rows)
+            return np.ones(len(idx), dtype=bool)
+        assignments = ", ".join(f"{name} = u.{name}" for name in _SET_COLUMNS)
+        casts = ["float8"] * 6 + ["int2"] * 3 + ["float8", "int2"]
+        arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
+        names = ", ".join(_SET_COLUMNS)
+        sql = (
+            f"UPDATE case_score AS s SET {assignments}, model_version_id = %s, scored_at = %s,"
+            " score_version = s.score_version + 1"
+            f" FROM unnest(%s::int8[], %s::int8[], {arrays}) AS u(case_id, old_version, {names})"
+            " WHERE s.case_id = u.case_id AND s.score_version = u.old_version"
+            " AND s.case_id BETWEEN %s AND %s RETURNING s.case_id"
+        )
+        params = [version_id, scored_at, case_ids.tolist(), old_versions.tolist()]
+        params += [values[name].tolist() for name in _SET_COLUMNS] + [lo, hi]
+        cursor.execute(sql, params)
+        written = np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+        return np.isin(case_ids, written)
+    finally:
+        cursor.close()
+
+
+def _write_history(
+    conn: Connection,
+    data: np.ndarray,
+    codes: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray],
+    idx: np.ndarray,
+    version_id: int,
+    now: datetime,
+    reason: str,
+    run_id: int | None,
+) -> None:
+    rows = []
+    for i in idx.tolist():
+        inputs = {key: int(codes[key][i]) for key in scoring.INTEGER_KEYS}
+        age = float(scores["age_days"][i])
+        rows.append(
+            (
+                int(data["case_id"][i]),
+                int(data["score_version"][i]) + 1,
+                float(scores["priority"][i]),
+                int(scores["band"][i]),
+                int(scores["position"][i]),
+                scoring.format_vector({**inputs, "A": age}),
+                version_id,
+                reason,
+                run_id,
+                why_it_moved(data[i], scores, i),
+                _scored_at(conn, now),
+            )
+        )
+    marks = ", ".join(["?" if is_sqlite(conn.engine) else "%s"] * 11)
+    sql = (
+        "INSERT INTO score_history (case_id, score_version, priority, band, position, vector,"
+        f" model_version_id, reason, run_id, explanation, scored_at) VALUES ({marks})"
+        " ON CONFLICT (case_id, score_version) DO NOTHING"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+def why_it_moved(old: Any, scores: dict[str, np.ndarray], i: int) -> str:
+    """A short stored explanation of a band change, e.g. for the morning board."""
+    band_from, band_to = scoring.BANDS[int(old["band"])], scoring.BANDS[int(scores["band"][i])]
+    text_parts = []
+    fresh_old, fresh_new = float(old["freshness"]), float(scores["freshness"][i])
+    if fresh_old != fresh_new:
+        text_parts.append(
+            f"intelligence now {scores['age_days'][i]:.0f} days old:"
+            f" freshness {fresh_old:.2f} -> {fresh_new:.2f}"
+        )
+    text_parts.append(
+        f"priority {float(old['priority']):.1f} -> {float(scores['priority'][i]):.1f}"
+    )
+    text_parts.append(f"{band_from} -> {band_to}")
+    return ", ".join(text_parts)
+
+
+def rescore_all(
+    *,
+    engine: Engine,
+    reason: str = "rescore",
+    now: datetime | None = None,
+    chunk_size: int = 50_000,
+    run_id: int | None = None,
+    progress: Callable[[RescoreStats], None] | None = None,
+) -> RescoreStats:
+    """Rescore every open case inline, chunk by chunk (the CLI and tests use this)."""
+    now = now or utcnow()
+    total = RescoreStats()
+    bounds = board_id_range(engine)
+    started = time.perf_counter()
+    if bounds is not None:
+        for lo, hi in id_chunks(*bounds, chunk_size):
+            chunk = rescore_range(
+                engine=engine, lo=lo, hi=hi, reason=reason, now=now, run_id=run_id
+            )
+            total.add(chunk)
+            if progress:
+                progress(chunk)
+    total.seconds = time.perf_counter() - started
+    return total
