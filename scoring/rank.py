@@ -13,6 +13,7 @@ equal keys are then ordered by the remaining keys, on those rows alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,6 @@ def _primary_key(priority: np.ndarray, threat: np.ndarray) -> npt.NDArray[np.uin
 
 _SIGN_BIT = np.uint64(1 << 63)
 _NAN_CODE = np.uint64(2**64 - 1)
-_POSITION_BITS = 3  # positions 0..7 fit in three bits (the contract's are 0..6)
 
 
 def _order_codes(values: npt.NDArray[np.float64]) -> npt.NDArray[np.uint64]:
@@ -67,11 +67,59 @@ def _dense_rank(values: np.ndarray) -> tuple[npt.NDArray[np.uint64], int]:
     return rank, int(rank.max()).bit_length()
 
 
-def _group_starts(same_as_prev: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """Rows that belong to a run of two or more equal keys (given equality with the previous row)."""
+def _in_runs(same_as_prev: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Rows in a run of two or more equal keys, given whether each row equals the one before."""
     in_run = same_as_prev.copy()
     in_run[:-1] |= same_as_prev[1:]
     return in_run
+
+
+def _sort_within_groups(
+    group: npt.NDArray[np.uint64], rank: npt.NDArray[np.uint64], bits: int
+) -> tuple[IndexArray, npt.NDArray[np.bool_]]:
+    """Order by (group, rank) and, in that order, whether each row ties with the one before."""
+    if int(group[-1]).bit_length() + bits <= 64:
+        packed = (group << np.uint64(bits)) | rank
+        by_key: IndexArray = np.argsort(packed)  # unstable is fine: equal keys tie exactly
+        packed = packed[by_key]
+        return by_key, packed[1:] == packed[:-1]
+    by_key = np.lexsort((rank, group))  # boards of billions of rows only
+    group, rank = group[by_key], rank[by_key]
+    return by_key, (group[1:] == group[:-1]) & (rank[1:] == rank[:-1])
+
+
+Level = Callable[[IndexArray, IndexArray], tuple[npt.NDArray[np.uint64], int]]
+
+
+def _tiebreak_levels(
+    position: np.ndarray,
+    deadline: np.ndarray | None,
+    submitted: np.ndarray | None,
+    ids: np.ndarray | None,
+) -> list[Level]:
+    """Keys 3 to 6 of the board order, each giving (rank, bits) for some rows of the board."""
+
+    def by_position(rows: IndexArray, places: IndexArray) -> tuple[npt.NDArray[np.uint64], int]:
+        values = position[rows]
+        if values.min() >= 0 and values.max() <= 7:  # the contract's 0..6: no sort needed
+            return (7 - values).astype(np.uint64), 3
+        return _dense_rank(~values)  # ~p = -p - 1: highest first, without overflow
+
+    def by_time(times: np.ndarray) -> Level:
+        return lambda rows, places: _dense_rank(_order_codes(times[rows]))
+
+    def by_id(rows: IndexArray, places: IndexArray) -> tuple[npt.NDArray[np.uint64], int]:
+        return _dense_rank(rows if ids is None else ids[rows])
+
+    def by_place(rows: IndexArray, places: IndexArray) -> tuple[npt.NDArray[np.uint64], int]:
+        return places.astype(np.uint64), int(places.max()).bit_length()
+
+    levels: list[Level] = [by_position]
+    levels += [by_time(times) for times in (deadline, submitted) if times is not None]
+    levels.append(by_id)
+    if ids is not None:
+        levels.append(by_place)  # duplicate ids keep the order of the first sort
+    return levels
 
 
 def _tiebreak_order(
@@ -82,6 +130,7 @@ def _tiebreak_order(
     ids: np.ndarray | None,
 ) -> IndexArray:
     n = primary.shape[0]
+    # Unstable is fine: rows in a run of equal keys are fully re-ordered below.
     order: IndexArray = np.argsort(primary)
     if n < 2:
         return order
@@ -92,66 +141,27 @@ def _tiebreak_order(
     del sorted_key
     if not same_as_prev.any():
         return order
-    # Only rows in runs of equal primary keys need the remaining keys.
-    slots = np.flatnonzero(_group_starts(same_as_prev))
+    # Only the rows in runs of equal primary keys need the remaining keys. Each
+    # level sorts just the rows still tied after the levels before it, on one
+    # packed (group, rank) key, so the work shrinks level by level.
+    slots = np.flatnonzero(_in_runs(same_as_prev))
     members = order[slots]
     group = np.cumsum(~same_as_prev[slots], dtype=np.uint64)  # run number, non-decreasing
-
-    # The remaining keys, most significant first, each as values that sort ascending
-    # in board order. Each level sorts only the rows still tied after the levels
-    # before it, by one packed (group, dense rank) key, so an unstable sort is
-    # enough and the work shrinks level by level. The last level (a row's place in
-    # `members`) only matters for duplicate ids, and keeps them in that order.
-    def position_key(rows: IndexArray) -> np.ndarray:
-        return ~position[rows]  # ~p = -p - 1: highest position first, without overflow
-
-    levels: list[Any] = [position_key]
-    if deadline is not None:
-        levels.append(lambda rows: _order_codes(deadline[rows]))
-    if submitted is not None:
-        levels.append(lambda rows: _order_codes(submitted[rows]))
-    levels.append(lambda rows: rows if ids is None else ids[rows])
-    if ids is not None:
-        levels.append(None)  # place in `members`
-
-    arranged = np.arange(members.shape[0])  # positions in `members`, in board order so far
-    tied = arranged.copy()  # slots of `arranged` whose group still has a tie
-    for level in levels:
-        current = arranged[tied]
-        if level is None:
-            rank, bits = current.astype(np.uint64), int(current.max()).bit_length()
-        elif level is position_key and _small_positions(position, members):
-            rank, bits = (7 - position[members[current]]).astype(np.uint64), _POSITION_BITS
-        else:
-            rank, bits = _dense_rank(level(members[current]))
-        if int(group[-1]).bit_length() + bits <= 64:
-            packed = (group << np.uint64(bits)) | rank
-            by_level = np.argsort(packed)
-        else:  # only for boards of billions of rows
-            packed = np.empty(0, dtype=np.uint64)
-            by_level = np.lexsort((rank, group))
-        arranged[tied] = current[by_level]
-        if packed.size:
-            packed = packed[by_level]
-            same = packed[1:] == packed[:-1]
-        else:
-            same = (group[by_level][1:] == group[by_level][:-1]) & (
-                rank[by_level][1:] == rank[by_level][:-1]
-            )
+    arranged = np.arange(members.shape[0])  # places in `members`, in board order so far
+    tied = arranged.copy()  # which entries of `arranged` are still tied within their group
+    for level in _tiebreak_levels(position, deadline, submitted, ids):
+        places = arranged[tied]
+        rank, bits = level(members[places], places)
+        by_key, same = _sort_within_groups(group, rank, bits)
+        arranged[tied] = places[by_key]
         if not same.any():
             break
         same_as_prev = np.concatenate(([False], same))
-        still = np.flatnonzero(_group_starts(same_as_prev))
+        still = np.flatnonzero(_in_runs(same_as_prev))
         tied = tied[still]
         group = np.cumsum(~same_as_prev[still], dtype=np.uint64)
     order[slots] = members[arranged]
     return order
-
-
-def _small_positions(position: np.ndarray, members: IndexArray) -> bool:
-    """Whether every position in the tied rows is 0..7, so it packs into three bits."""
-    tied = position[members]
-    return bool(tied.min() >= 0 and tied.max() <= 7)
 
 
 def rank_order(

@@ -91,7 +91,7 @@ def _insert_case(
     now: datetime,
 ) -> Case:
     case = Case(
-        reference=f"TMP-{uuid.uuid4().hex}",  # replaced by the id-based reference below
+        reference=f"TMP-{uuid.uuid4().hex[:24]}",  # replaced by the id-based reference below
         kind=int(kind),
         codename=facts.codename or None,
         title=facts.title,

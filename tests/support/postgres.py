@@ -143,17 +143,21 @@ class ThrowawayPostgres:
         url = self._require_url().set(database=_check_name(database))
         return url.render_as_string(hide_password=False)
 
-    def create_database(self, name: str, *, replace: bool = False) -> str:
+    def create_database(
+        self, name: str, *, replace: bool = False, template: str | None = None
+    ) -> str:
         """Create database ``name`` and return its SQLAlchemy URL.
 
         ``replace=True`` drops an existing database of that name first
-        (``WITH (FORCE)``, disconnecting its sessions).
+        (``WITH (FORCE)``, disconnecting its sessions); ``template`` copies
+        another database (much faster than migrating each test's database).
         """
         quoted = self._quote(_check_name(name))
+        copy = f" TEMPLATE {self._quote(_check_name(template))}" if template else ""
         with self._admin() as conn:
             if replace:
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-            conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
+            conn.exec_driver_sql(f"CREATE DATABASE {quoted}{copy}")
         return self.url_for(name)
 
     def drop_database(self, name: str) -> None:

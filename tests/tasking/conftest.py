@@ -1,0 +1,135 @@
+"""Database fixtures: every service test runs on SQLite and on PostgreSQL.
+
+The schema is migrated once per session into a template (a file for SQLite,
+a template database for PostgreSQL) and copied for each test, so each test
+starts from an empty, fully migrated database of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from tasking.db import make_engine, session_scope
+from tasking.migrate import upgrade
+from tasking.models import Role, Theme, Unit, UnitKind, User
+from tasking.services.users import hash_password
+from tests.support.postgres import ThrowawayPostgres
+
+PG_TEMPLATE = "tasking_template"
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database file to copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres_server: ThrowawayPostgres) -> str:
+    """A migrated PostgreSQL template database."""
+    engine = make_engine(postgres_server.create_database(PG_TEMPLATE, replace=True))
+    upgrade(engine)
+    engine.dispose()
+    return PG_TEMPLATE
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated database of each kind for one test."""
+    if request.param == "sqlite":
+        path = tmp_path / "tasking.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+        return
+    server: ThrowawayPostgres = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("pg_template")
+    name = f"test_{next(_db_numbers)}"
+    eng = make_engine(server.create_database(name, template=template), pool_size=10)
+    yield eng
+    eng.dispose()
+    server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """One argon2 hash shared by fixture users (hashing is deliberately slow)."""
+    return hash_password("correct horse battery staple")
+
+
+class Org:
+    """A small fictional organisation: two BCUs, a hub, themes and one user per role."""
+
+    def __init__(self, session: Session, password_hash: str) -> None:
+        self.bcu_a = Unit(code="BCU-A", name="Alpha BCU", kind=UnitKind.BCU.value)
+        self.bcu_b = Unit(code="BCU-B", name="Bravo BCU", kind=UnitKind.BCU.value)
+        self.hub = Unit(code="HUB-1", name="First Hub", kind=UnitKind.HUB.value)
+        self.theme = Theme(code="DRUGS", name="Drugs supply")
+        self.theme2 = Theme(code="FRAUD", name="Fraud")
+        session.add_all([self.bcu_a, self.bcu_b, self.hub, self.theme, self.theme2])
+        session.flush()
+        self._hash = password_hash
+        self.users: dict[str, User] = {}
+        for role in Role:
+            self.users[role.value] = self.add_user(session, role.value, role.value)
+        self.users["bcu_a"] = self.users[Role.BCU_REQUESTER.value]
+        self.users["bcu_b"] = self.add_user(session, "bcu_b", Role.BCU_REQUESTER.value, self.bcu_b)
+        self.users["analyst2"] = self.add_user(session, "analyst2", Role.ANALYST.value)
+
+    def add_user(
+        self, session: Session, username: str, role: str, unit: Unit | None = None
+    ) -> User:
+        """Add a user (BCU requesters default to BCU A)."""
+        if unit is None and role == Role.BCU_REQUESTER:
+            unit = self.bcu_a
+        user = User(
+            username=username, display_name=username.title(), role=role,
+            unit_id=unit.id if unit else None, password_hash=self._hash,
+        )  # fmt: skip
+        session.add(user)
+        session.flush()
+        return user
+
+
+@pytest.fixture
+def org(engine: Engine, password_hash: str) -> Org:
+    """The small organisation, committed."""
+    with session_scope(engine) as session:
+        return Org(session, password_hash)
+
+
+@pytest.fixture
+def request_data(org: Org) -> Callable[..., dict[str, Any]]:
+    """Valid asset request input, with overrides (assessment keys go in `assessment`)."""
+
+    def make(assessment: dict[str, Any] | None = None, **facts: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "title": "Surveillance on prolific burglar",
+            "theme_id": org.theme.id,
+            "strands": ["Pursue"],
+            "asset_type": "surveillance",
+            "requested_hours": 40,
+            "justification": "Local options are exhausted for this offender.",
+            "assessment": {
+                "P": 0, "Ps": 2, "F": 2, "C": 2, "S": 2, "V": 0, "L": 4, "Cf": "H",
+                "Ca": 1, "Cb": 2, "O": 2, "T": 0, **(assessment or {}),
+            },
+        }  # fmt: skip
+        data.update(facts)
+        return data
+
+    return make
