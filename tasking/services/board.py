@@ -269,7 +269,7 @@ def band_counts(
     require(actor, "board.view")
     band = col(CaseScore.band)
     query = _filtered(select(band, func.count()), actor, filters or BoardFilter())
-    counts: dict[int, int] = dict(session.execute(query.group_by(band)).tuples().all())
+    counts: dict[int, int] = {b: n for b, n in session.execute(query.group_by(band)).all()}
     return {name: int(counts.get(code, 0)) for code, name in enumerate(scoring.BANDS)}
 
 

@@ -54,15 +54,19 @@ Objects = npt.NDArray[np.object_]
 
 # Neutral words for codenames ("Op AMBER KITE"); chosen to mean nothing.
 ADJECTIVES = (
-    "AMBER BRASS COPPER DAWN EMBER FALLOW GRANITE HAZEL IVORY JADE LINEN MAPLE OAKEN PALE "
-    "QUIET RUSSET SILVER TAWNY VELVET WINTER ASHEN BRIGHT CINDER DUSKY FROSTED GILDED "
-    "HOLLOW LOFTY MISTY NIMBLE OCHRE PLAIN ROUGH SLATE TIDAL UMBER VIVID WOOLLEN"
-).split()
+    "AMBER", "BRASS", "COPPER", "DAWN", "EMBER", "FALLOW", "GRANITE", "HAZEL", "IVORY", "JADE",
+    "LINEN", "MAPLE", "OAKEN", "PALE", "QUIET", "RUSSET", "SILVER", "TAWNY", "VELVET",
+    "WINTER", "ASHEN", "BRIGHT", "CINDER", "DUSKY", "FROSTED", "GILDED", "HOLLOW", "LOFTY",
+    "MISTY", "NIMBLE", "OCHRE", "PLAIN", "ROUGH", "SLATE", "TIDAL", "UMBER", "VIVID",
+    "WOOLLEN",
+)  # fmt: skip
 NOUNS = (
-    "ANCHOR BEACON CANAL DRIFT ECHO FERN GATE HARBOUR ISLAND JUNIPER KITE LEDGER MILL "
-    "NEEDLE ORCHARD PEBBLE QUARRY RAVEN SPIRE THISTLE VALLEY WILLOW ACORN BRIDGE COMPASS "
-    "DIAL FURROW GARNET HERON KEEL LANTERN MEADOW NETTLE OTTER PLOVER RUDDER SPINDLE TOWER"
-).split()
+    "ANCHOR", "BEACON", "CANAL", "DRIFT", "ECHO", "FERN", "GATE", "HARBOUR", "ISLAND",
+    "JUNIPER", "KITE", "LEDGER", "MILL", "NEEDLE", "ORCHARD", "PEBBLE", "QUARRY", "RAVEN",
+    "SPIRE", "THISTLE", "VALLEY", "WILLOW", "ACORN", "BRIDGE", "COMPASS", "DIAL", "FURROW",
+    "GARNET", "HERON", "KEEL", "LANTERN", "MEADOW", "NETTLE", "OTTER", "PLOVER", "RUDDER",
+    "SPINDLE", "TOWER",
+)  # fmt: skip
 SUBJECTS = (
     "prolific burglar", "shoplifting gang", "arson hotspot", "knife sales",
     "street robbery series", "stolen vehicle ring", "doorstep fraud ring",
@@ -189,7 +193,9 @@ def _load_org(engine: Engine, rng: np.random.Generator) -> _Org:
             asset_types=types,
             asset_hubs=asset_hubs,
             staff_ids=np.array(staff, dtype=np.int64),
-            requesters={k: np.array(sorted(v), dtype=np.int64) for k, v in requesters.items()},
+            requesters={
+                k: np.array(sorted(requesters[k]), dtype=np.int64) for k in sorted(requesters)
+            },
             model_version_id=version.id,
             model=model,
         )
@@ -247,6 +253,13 @@ def _dates(days: Ints, mask: npt.NDArray[np.bool_]) -> Objects:
     return out
 
 
+def _or_none(mask: npt.NDArray[np.bool_], values: npt.NDArray[Any]) -> Objects:
+    """Values where mask is set, None (SQL NULL) elsewhere."""
+    out: Objects = values.astype(object)
+    out[~mask] = None
+    return out
+
+
 def _pick(rng: np.random.Generator, values: npt.NDArray[Any], n: int) -> npt.NDArray[Any]:
     return values[rng.integers(0, len(values), n)]
 
@@ -291,12 +304,12 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
     engine_columns = {key: inputs[key].astype(np.int8) for key in scoring.INTEGER_KEYS}
     scores = scoring.score_arrays({**engine_columns, "A": ages}, model=org.model)
 
-    states = np.array([s.value for s in STATE_P], dtype=object)
-    state = states[rng.choice(len(states), n, p=np.array(list(STATE_P.values())))]
-    is_draft = state == State.DRAFT.value
-    moderated = np.isin(state, [s.value for s in MODERATED])
-    tasked = np.isin(state, [s.value for s in TASKED])
-    on_board = np.isin(state, [s.value for s in OPEN_STATES])
+    state_index = rng.choice(len(STATE_P), n, p=np.array(list(STATE_P.values())))
+    state = np.array([s.value for s in STATE_P], dtype=object)[state_index]
+    is_draft = state_index == list(STATE_P).index(State.DRAFT)
+    moderated = np.array([s in MODERATED for s in STATE_P])[state_index]
+    tasked = np.array([s in TASKED for s in STATE_P])[state_index]
+    on_board = np.array([s in OPEN_STATES for s in STATE_P])[state_index]
 
     theme_id = org.theme_ids[rng.choice(len(org.theme_ids), n, p=org.theme_p)]
     has_bcu = rng.random(n) < BCU_P[kind_index]
@@ -337,16 +350,15 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
     codename = "Op " + _pick(rng, adjectives, n) + " " + _pick(rng, nouns, n)
     subject = _pick(rng, np.array(SUBJECTS, dtype=object), n)
     phrases = np.array([ASSET_PHRASES.get(str(t), str(t)) for t in org.asset_types], object)
-    connector = np.where(rng.random(n) < 0.6, " on ", ", ")
+    connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
     request_title = phrases[asset_index] + connector + subject
     intel_title = subject + ", " + _pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
     title = np.where(kind == 1, codename, np.where(is_request, request_title, intel_title))
-    outcome = np.where(state == State.CLOSED.value, _pick(rng, np.array(OUTCOMES), n), None)
+    closed = state_index == list(STATE_P).index(State.CLOSED)
+    outcome = _or_none(closed, _pick(rng, np.array(OUTCOMES, dtype=object), n))
     moderation = np.where(
         moderated,
-        np.where(
-            rng.random(n) < 0.9, ModerationState.AGREED.value, ModerationState.VARIED.value
-        ),
+        np.where(rng.random(n) < 0.9, ModerationState.AGREED.value, ModerationState.VARIED.value),
         ModerationState.PENDING.value,
     )
 
@@ -356,20 +368,20 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
     no_deadline = NO_DEADLINE.isoformat()
     columns: dict[str, Any] = {
         "kind": kind,
-        "codename": np.where(kind == 1, codename, None),
+        "codename": _or_none(kind == 1, codename),
         "title": title,
         "theme_id": theme_id,
         "strands": strands,
-        "bcu_id": np.where(has_bcu, bcu_id, None),
+        "bcu_id": _or_none(has_bcu, bcu_id),
         "hub_id": hub_id,
-        "asset_type": np.where(has_asset, asset_type, None),
+        "asset_type": _or_none(has_asset, asset_type),
         "requested_hours": requested,
         "allocated_hours": allocated,
         "opportunity_deadline": deadline,
         "next_review": review,
         "state": state,
         "outcome": outcome,
-        "lead_id": np.where(is_draft, None, staff),
+        "lead_id": _or_none(~is_draft, staff),
         "created_by_id": created_by,
         "created_at": created_at,
         "submitted_at": submitted_at,
@@ -380,7 +392,7 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
         "assessed_by_id": staff,
         "assessed_at": listed_at,
         "moderation": moderation,
-        "moderated_by_id": np.where(moderated, _pick(rng, org.staff_ids, n), None),
+        "moderated_by_id": _or_none(moderated, _pick(rng, org.staff_ids, n)),
         "moderated_at": moderated_at,
         "on_board": on_board.astype(np.int64),
         "harm_base": scores["harm_base"],
@@ -514,7 +526,7 @@ def generate_cases(
     sqlite = is_sqlite(engine)
     raw = engine.raw_connection()
     try:
-        dbapi = raw.driver_connection
+        dbapi: Any = raw.driver_connection
         if sqlite:
             # A bigger page cache for the run: the board and review indexes take random inserts.
             old_cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]

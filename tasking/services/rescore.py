@@ -34,7 +34,9 @@ _COLUMNS = dict(
         strict=True,
     )
 )
-_PACKED_SQL = " + ".join(f"a.{column} * {1 << _SHIFTS[key]}" for key, column in _COLUMNS.items())
+_PACKED_SQL = " + ".join(
+    f"CAST(a.{column} AS BIGINT) * {1 << _SHIFTS[key]}" for key, column in _COLUMNS.items()
+)
 _EPOCH_SQL = {
     # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds plus the fraction.
     "sqlite": "CAST(strftime('%s', a.intel_at) AS INTEGER) + CAST(substr(a.intel_at, 20) AS REAL)",

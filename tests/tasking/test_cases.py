@@ -115,7 +115,9 @@ def test_submit_asset_request_refused_for_roles_without_permission(
     assert counts(engine)["Case"] == 0
 
 
-def test_create_case_operation_by_analyst(engine: Engine, org: Org, request_data: RequestData) -> None:
+def test_create_case_operation_by_analyst(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
     data = request_data(assessment={"T": 1})
     data.update(kind="operation", bcu_id=org.bcu_b.id, codename="Op AMBER QUAY")
     with session_scope(engine) as session:
@@ -132,16 +134,22 @@ def test_get_case_other_bcu_is_not_found_and_view_is_logged(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
     with session_scope(engine) as session:
-        case_id = submit_asset_request(session=session, actor=org.users["bcu_b"], data=request_data()).id
+        case_id = submit_asset_request(
+            session=session, actor=org.users["bcu_b"], data=request_data()
+        ).id
     assert case_id is not None
     with pytest.raises(NotFound), session_scope(engine) as session:
         get_case(session=session, actor=org.users["bcu_a"], case_id=case_id)
     with session_scope(engine) as session:
         assert get_case(session=session, actor=org.users["bcu_b"], case_id=case_id).id == case_id
-        assert get_case(session=session, actor=org.users["coordinator"], case_id=case_id).id == case_id
+        assert (
+            get_case(session=session, actor=org.users["coordinator"], case_id=case_id).id == case_id
+        )
     with Session(engine) as session:
         views = session.exec(
-            select(AuditEvent).where(AuditEvent.action == "case.view", AuditEvent.entity_id == case_id)
+            select(AuditEvent).where(
+                AuditEvent.action == "case.view", AuditEvent.entity_id == case_id
+            )
         ).all()
         assert sorted(e.actor_id for e in views) == sorted(
             [org.users["bcu_b"].id, org.users["coordinator"].id]  # type: ignore[list-item]
