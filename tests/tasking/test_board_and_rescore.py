@@ -196,7 +196,8 @@ def test_rescore_ageing_records_why_a_band_moved(
         assert last is not None
         assert last.band == 2
         assert last.explanation == (
-            "intelligence now 200 days old: freshness 1.00 -> 0.50, priority 132.0 -> 66.0, P1 -> P2"
+            "intelligence now 200 days old: freshness 1.00 -> 0.50,"
+            " priority 132.0 -> 66.0, P1 -> P2"
         )
         assert last.vector.endswith("/A:200")
 

@@ -247,7 +247,8 @@ def test_record_decision_against_exact_score_version(
         )  # fmt: skip
     with pytest.raises(Invalid), session_scope(engine) as session:
         record_decision(
-            session=session, actor=org.users["coordinator"], case_id=case_id, expected_version=version,
+            session=session, actor=org.users["coordinator"], case_id=case_id,
+            expected_version=version,
             data=decision_data(shown.score_version, chair_id=org.users["analyst"].id),
         )  # fmt: skip
     with session_scope(engine) as session:
