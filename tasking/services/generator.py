@@ -236,27 +236,27 @@ def _vectors(inputs: dict[str, Ints]) -> Objects:
     return result
 
 
-def _stamps(us: Ints, mask: npt.NDArray[np.bool_] | None = None) -> Objects:
+def _stamps(us: Ints, null: Any, mask: npt.NDArray[np.bool_] | None = None) -> Objects:
     """'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite format, also valid PostgreSQL input)."""
     text = np.datetime_as_string(us.astype("datetime64[us]"), unit="us")
     text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")  # 'T' -> ' ' in place
     out: Objects = text.astype(object)
     if mask is not None:
-        out[~mask] = None
+        out[~mask] = null
     return out
 
 
-def _dates(days: Ints, mask: npt.NDArray[np.bool_]) -> Objects:
-    """'YYYY-MM-DD' for days since 1970 where mask is set, None elsewhere."""
+def _dates(days: Ints, null: Any, mask: npt.NDArray[np.bool_]) -> Objects:
+    """'YYYY-MM-DD' for days since 1970 where mask is set, the null value elsewhere."""
     out: Objects = np.datetime_as_string(days.astype("datetime64[D]"), unit="D").astype(object)
-    out[~mask] = None
+    out[~mask] = null
     return out
 
 
-def _or_none(mask: npt.NDArray[np.bool_], values: npt.NDArray[Any]) -> Objects:
-    """Values where mask is set, None (SQL NULL) elsewhere."""
+def _or_null(values: npt.NDArray[Any], null: Any, mask: npt.NDArray[np.bool_]) -> Objects:
+    """Values where mask is set, the null value elsewhere."""
     out: Objects = values.astype(object)
-    out[~mask] = None
+    out[~mask] = null
     return out
 
 
@@ -272,8 +272,8 @@ class _Batch:
     n: int
 
 
-def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
-    """Draw one batch of fictional cases and score it with one engine call."""
+def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -> _Batch:
+    """Draw one batch of fictional cases and score it with one engine call; NULLs as `null`."""
     kind_index = rng.choice(3, n, p=KIND_P)
     kind = kind_index + 1  # CaseKind values
     serious = rng.random(n) < SERIOUS_P[kind_index]
@@ -337,14 +337,14 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
     submitted_us = now_us - rng.integers(0, 365 * US_PER_DAY, n)
     created_us = submitted_us - np.where(is_request, rng.integers(0, 2 * US_PER_DAY, n), 0)
     moderated_us = np.minimum(now_us, submitted_us + rng.integers(US_PER_DAY, 5 * US_PER_DAY, n))
-    created_at = _stamps(created_us)
-    submitted_at = _stamps(submitted_us, ~is_draft)
+    created_at = _stamps(created_us, null)
+    submitted_at = _stamps(submitted_us, null, ~is_draft)
     listed_at = np.where(is_draft, created_at, submitted_at)  # bk_submitted and assessed_at
-    moderated_at = _stamps(moderated_us, moderated)
+    moderated_at = _stamps(moderated_us, null, moderated)
     today = now_us // US_PER_DAY
     has_deadline = rng.random(n) < DEADLINE_P
-    deadline = _dates(today + rng.integers(-14, 121, n), has_deadline)
-    review = _dates(submitted_us // US_PER_DAY + rng.integers(28, 121, n), ~is_draft)
+    deadline = _dates(today + rng.integers(-14, 121, n), null, has_deadline)
+    review = _dates(submitted_us // US_PER_DAY + rng.integers(28, 121, n), null, ~is_draft)
 
     adjectives, nouns = np.array(ADJECTIVES, dtype=object), np.array(NOUNS, dtype=object)
     codename = "Op " + _pick(rng, adjectives, n) + " " + _pick(rng, nouns, n)
@@ -355,7 +355,7 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
     intel_title = subject + ", " + _pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
     title = np.where(kind == 1, codename, np.where(is_request, request_title, intel_title))
     closed = state_index == list(STATE_P).index(State.CLOSED)
-    outcome = _or_none(closed, _pick(rng, np.array(OUTCOMES, dtype=object), n))
+    outcome = _or_null(_pick(rng, np.array(OUTCOMES, dtype=object), n), null, closed)
     moderation = np.where(
         moderated,
         np.where(rng.random(n) < 0.9, ModerationState.AGREED.value, ModerationState.VARIED.value),
@@ -368,31 +368,31 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int) -> _Batch:
     no_deadline = NO_DEADLINE.isoformat()
     columns: dict[str, Any] = {
         "kind": kind,
-        "codename": _or_none(kind == 1, codename),
+        "codename": _or_null(codename, null, kind == 1),
         "title": title,
         "theme_id": theme_id,
         "strands": strands,
-        "bcu_id": _or_none(has_bcu, bcu_id),
+        "bcu_id": _or_null(bcu_id, null, has_bcu),
         "hub_id": hub_id,
-        "asset_type": _or_none(has_asset, asset_type),
+        "asset_type": _or_null(asset_type, null, has_asset),
         "requested_hours": requested,
         "allocated_hours": allocated,
         "opportunity_deadline": deadline,
         "next_review": review,
         "state": state,
         "outcome": outcome,
-        "lead_id": _or_none(~is_draft, staff),
+        "lead_id": _or_null(staff, null, ~is_draft),
         "created_by_id": created_by,
         "created_at": created_at,
         "submitted_at": submitted_at,
         "updated_at": np.where(moderated, moderated_at, listed_at),
         **{key.lower(): inputs[key] for key in scoring.INTEGER_KEYS},
         "vector": vector,
-        "intel_at": _stamps(intel_us),
+        "intel_at": _stamps(intel_us, null),
         "assessed_by_id": staff,
         "assessed_at": listed_at,
         "moderation": moderation,
-        "moderated_by_id": _or_none(moderated, _pick(rng, org.staff_ids, n)),
+        "moderated_by_id": _or_null(_pick(rng, org.staff_ids, n), null, moderated),
         "moderated_at": moderated_at,
         "on_board": on_board.astype(np.int64),
         "harm_base": scores["harm_base"],

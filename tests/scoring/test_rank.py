@@ -75,8 +75,10 @@ def test_rank_order_breaks_ties_in_contract_order() -> None:
 
 
 def test_rank_order_ignores_the_sign_of_zero() -> None:
-    order = rank_order([0.0, -0.0, 0.0], [0, 0, 0], [1, 1, 1], ids=[3, 1, 2])
-    assert order.tolist() == [1, 2, 0]
+    # -0.0 ties with 0.0 (and is not mistaken for a threat-to-life flag): ids decide.
+    order = rank_order([0.0, -0.0, 0.0, 0.0], [0, 0, 0, 1], [1, 1, 1, 0], ids=[1, 4, 2, 3])
+    assert order.tolist() == [3, 0, 2, 1]
+    assert top_k(2, [0.0, -0.0, 0.0], [0, 0, 0], [1, 1, 1], ids=[1, 3, 2]).tolist() == [0, 2]
 
 
 def test_rank_order_is_independent_of_row_order() -> None:
