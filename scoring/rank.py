@@ -74,16 +74,36 @@ def _in_runs(same_as_prev: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     return in_run
 
 
+def _sort_with_ties(
+    key: npt.NDArray[np.uint64], key_bits: int
+) -> tuple[IndexArray, npt.NDArray[np.bool_]]:
+    """Order that sorts `key` ascending, and whether each key then ties with the one before.
+
+    When the key leaves room for a row number in its 64 bits, the two are packed and
+    sorted as plain numbers (several times faster than an argsort on large arrays);
+    equal keys then keep their input order.
+    """
+    n = key.shape[0]
+    index_bits = max(1, (n - 1).bit_length())
+    if key_bits + index_bits <= 64:
+        packed = (key << np.uint64(index_bits)) | np.arange(n, dtype=np.uint64)
+        packed.sort()
+        order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.intp)
+        packed >>= np.uint64(index_bits)
+        return order, packed[1:] == packed[:-1]
+    order = np.argsort(key)
+    ordered = key[order]
+    return order, ordered[1:] == ordered[:-1]
+
+
 def _sort_within_groups(
     group: npt.NDArray[np.uint64], rank: npt.NDArray[np.uint64], bits: int
 ) -> tuple[IndexArray, npt.NDArray[np.bool_]]:
     """Order by (group, rank) and, in that order, whether each row ties with the one before."""
-    if int(group[-1]).bit_length() + bits <= 64:
-        packed = (group << np.uint64(bits)) | rank
-        by_key: IndexArray = np.argsort(packed)  # unstable is fine: equal keys tie exactly
-        packed = packed[by_key]
-        return by_key, packed[1:] == packed[:-1]
-    by_key = np.lexsort((rank, group))  # boards of billions of rows only
+    group_bits = int(group[-1]).bit_length()
+    if group_bits + bits <= 64:
+        return _sort_with_ties((group << np.uint64(bits)) | rank, group_bits + bits)
+    by_key: IndexArray = np.lexsort((rank, group))  # boards of billions of rows only
     group, rank = group[by_key], rank[by_key]
     return by_key, (group[1:] == group[:-1]) & (rank[1:] == rank[:-1])
 
@@ -92,12 +112,13 @@ Level = Callable[[IndexArray, IndexArray], tuple[npt.NDArray[np.uint64], int]]
 
 
 def _tiebreak_levels(
+    low_bits: Level,
     position: np.ndarray,
     deadline: np.ndarray | None,
     submitted: np.ndarray | None,
     ids: np.ndarray | None,
 ) -> list[Level]:
-    """Keys 3 to 6 of the board order, each giving (rank, bits) for some rows of the board."""
+    """The rest of the primary key, then keys 3 to 6 of the board order, as (rank, bits)."""
 
     def by_position(rows: IndexArray, places: IndexArray) -> tuple[npt.NDArray[np.uint64], int]:
         values = position[rows]
@@ -114,11 +135,11 @@ def _tiebreak_levels(
     def by_place(rows: IndexArray, places: IndexArray) -> tuple[npt.NDArray[np.uint64], int]:
         return places.astype(np.uint64), int(places.max()).bit_length()
 
-    levels: list[Level] = [by_position]
+    levels: list[Level] = [low_bits, by_position]
     levels += [by_time(times) for times in (deadline, submitted) if times is not None]
     levels.append(by_id)
     if ids is not None:
-        levels.append(by_place)  # duplicate ids keep the order of the first sort
+        levels.append(by_place)  # rows equal in every key (duplicate ids) keep input order
     return levels
 
 
@@ -130,26 +151,36 @@ def _tiebreak_order(
     ids: np.ndarray | None,
 ) -> IndexArray:
     n = primary.shape[0]
-    # Unstable is fine: rows in a run of equal keys are fully re-ordered below.
-    order: IndexArray = np.argsort(primary)
     if n < 2:
-        return order
+        return np.arange(n, dtype=np.intp)
+    # First sort on the primary key's high bits with the row number packed into
+    # its low bits (a plain sort, not an argsort); the low bits become the first
+    # tie-break level below, so the result is exactly the order of the full key.
+    index_bits = max(1, (n - 1).bit_length())
+    low_mask = np.uint64((1 << index_bits) - 1)
+    packed = (primary & ~low_mask) | np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & low_mask).astype(np.intp)
     same_as_prev = np.empty(n, dtype=bool)
     same_as_prev[0] = False
-    sorted_key = primary[order]
-    np.equal(sorted_key[1:], sorted_key[:-1], out=same_as_prev[1:])
-    del sorted_key
+    packed >>= np.uint64(index_bits)
+    np.equal(packed[1:], packed[:-1], out=same_as_prev[1:])
+    del packed
     if not same_as_prev.any():
         return order
-    # Only the rows in runs of equal primary keys need the remaining keys. Each
-    # level sorts just the rows still tied after the levels before it, on one
-    # packed (group, rank) key, so the work shrinks level by level.
+    # Only the rows in runs of equal high bits need more keys. Each level sorts
+    # just the rows still tied after the levels before it, on one packed
+    # (group, rank) key, so the work shrinks level by level.
     slots = np.flatnonzero(_in_runs(same_as_prev))
     members = order[slots]
     group = np.cumsum(~same_as_prev[slots], dtype=np.uint64)  # run number, non-decreasing
+
+    def low_bits(rows: IndexArray, places: IndexArray) -> tuple[npt.NDArray[np.uint64], int]:
+        return primary[rows] & low_mask, index_bits
+
     arranged = np.arange(members.shape[0])  # places in `members`, in board order so far
     tied = arranged.copy()  # which entries of `arranged` are still tied within their group
-    for level in _tiebreak_levels(position, deadline, submitted, ids):
+    for level in _tiebreak_levels(low_bits, position, deadline, submitted, ids):
         places = arranged[tied]
         rank, bits = level(members[places], places)
         by_key, same = _sort_within_groups(group, rank, bits)

@@ -6,6 +6,7 @@ machine and fails them when CI is set (CI=true or CI=1).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,11 @@ import pytest
 from tests.support import start_or_skip
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.redis import ThrowawayRedis
+
+
+# Importing the Celery app must never start the embedded Redis from a test run:
+# tests that need a broker start their own and pass its URL explicitly.
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:9/0")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ from tasking.models.scores import (
     NO_DEADLINE,
     CaseScore,
     ModelVersion,
+    RankSnapshot,
+    RunChunk,
     ScoreHistory,
     ScoringRun,
 )
@@ -44,7 +46,9 @@ __all__ = [
     "Marking",
     "ModelVersion",
     "ModerationState",
+    "RankSnapshot",
     "Role",
+    "RunChunk",
     "RunKind",
     "ScoreHistory",
     "ScoringRun",

@@ -137,3 +137,4 @@ class RunKind(StrEnum):
     RESCORE = "rescore"
     NIGHTLY = "nightly"
     MODEL = "model"
+    WHATIF = "whatif"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Float, Index, SmallInteger, Text, UniqueConstraint, text
+from sqlalchemy import Float, Index, LargeBinary, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 import scoring
@@ -115,20 +115,63 @@ class ModelVersion(SQLModel, table=True):
 
 
 class ScoringRun(SQLModel, table=True):
-    """A rescore of many cases (on demand, nightly or for a new model)."""
+    """A rescore of many cases (on demand, nightly, for a new model) or a what-if preview."""
 
     __tablename__ = "scoring_run"
-    __table_args__ = (UniqueConstraint("kind", "run_date"),)
+    __table_args__ = (UniqueConstraint("kind", "run_date"), UniqueConstraint("task_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # RunKind
     run_date: date | None = None  # set for nightly runs: one per date
-    status: str = Field(default="running", max_length=16)
+    status: str = Field(default="running", max_length=16)  # running, finishing, completed, failed
     reason: str = Field(default="", max_length=200)
+    # The Celery task that started the run: a redelivered message finds its run again.
+    task_id: str | None = Field(default=None, max_length=64)
     model_version_id: int = Field(foreign_key="model_version.id")
+    # Every chunk of a run scores "as of" this moment, so a redelivered chunk repeats exactly.
+    as_of: datetime = Field(default_factory=utcnow)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    chunks_total: int = 0
+    chunks_done: int = 0
     cases_total: int = 0
     cases_changed: int = 0
     band_changes: int = 0
     summary: str = Field(default="{}", sa_type=Text)  # JSON
+
+
+class RunChunk(SQLModel, table=True):
+    """One id-range chunk of a run; done once, whatever the redeliveries."""
+
+    __tablename__ = "run_chunk"
+    __table_args__ = (UniqueConstraint("run_id", "lo"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="scoring_run.id", index=True)
+    lo: int
+    hi: int
+    done_at: datetime | None = None
+    cases: int = 0
+    changed: int = 0
+    band_changes: int = 0
+    seconds: float = Field(default=0.0, sa_type=Float)
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=500)
+
+
+class RankSnapshot(SQLModel, table=True):
+    """The whole board's order at one moment (nightly or a tasking meeting), compactly stored.
+
+    `case_ids` holds the open case ids in board order as zlib-compressed
+    little-endian int64: rank = position + 1. One row per snapshot keeps a
+    nightly snapshot of a million cases to a single small write.
+    """
+
+    __tablename__ = "rank_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, foreign_key="scoring_run.id", unique=True)
+    kind: str = Field(max_length=16)  # nightly or meeting
+    taken_at: datetime = Field(default_factory=utcnow, index=True)
+    cases: int = 0
+    case_ids: bytes = Field(sa_type=LargeBinary)

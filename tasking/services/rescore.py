@@ -149,45 +149,51 @@ def rescore_range(
     run_id: int | None = None,
 ) -> RescoreStats:
     """Rescore the open cases with ids lo..hi in one transaction; returns what changed."""
-    now = now or utcnow()
-    stats = RescoreStats()
     with writer(engine).connect() as conn, conn.begin():
-        with Session(bind=conn) as session:
-            version, model = current_model(session=session)
-            session.flush()
-        assert version.id is not None
-        started = time.perf_counter()
-        data = _load(conn, lo, hi)
-        stats.load_s = time.perf_counter() - started
-        stats.cases = len(data)
-        if not stats.cases:
-            return stats
-        started = time.perf_counter()
-        codes = _unpack(data["packed"])
-        ages = np.maximum(0.0, (epoch_seconds(now) - data["intel_epoch"]) / SECONDS_PER_DAY)
-        ages = np.round(ages, AGE_DECIMALS)
-        scores = scoring.score_arrays({**codes, "A": ages}, model=model)
-        scores["age_days"] = ages
-        changed = (
-            (scores["priority"] != data["priority"])
-            | (scores["band"] != data["band"])
-            | (scores["position"] != data["position"])
-            | (data["model_version_id"] != version.id)
-        )
-        band_moved = scores["band"] != data["band"]
-        stats.bands_before = np.bincount(data["band"], minlength=4).tolist()
-        stats.bands_after = np.bincount(scores["band"], minlength=4).tolist()
-        stats.score_s = time.perf_counter() - started
-        started = time.perf_counter()
-        idx = np.flatnonzero(changed)
-        if idx.size:
-            updated = _write_scores(conn, data, scores, idx, version.id, now, lo, hi)
-            stats.changed = int(updated.sum())
-            history = idx[updated & band_moved[idx]]
-            stats.band_changes = len(history)
-            if history.size:
-                _write_history(conn, data, codes, scores, history, version.id, now, reason, run_id)
-        stats.write_s = time.perf_counter() - started
+        return rescore_in(conn, lo=lo, hi=hi, reason=reason, now=now or utcnow(), run_id=run_id)
+
+
+def rescore_in(
+    conn: Connection, *, lo: int, hi: int, reason: str, now: datetime, run_id: int | None
+) -> RescoreStats:
+    """Rescore ids lo..hi inside the caller's write transaction (see the module docstring)."""
+    stats = RescoreStats()
+    with Session(bind=conn) as session:
+        version, model = current_model(session=session)
+        session.flush()
+    assert version.id is not None
+    started = time.perf_counter()
+    data = _load(conn, lo, hi)
+    stats.load_s = time.perf_counter() - started
+    stats.cases = len(data)
+    if not stats.cases:
+        return stats
+    started = time.perf_counter()
+    codes = _unpack(data["packed"])
+    ages = np.maximum(0.0, (epoch_seconds(now) - data["intel_epoch"]) / SECONDS_PER_DAY)
+    ages = np.round(ages, AGE_DECIMALS)
+    scores = scoring.score_arrays({**codes, "A": ages}, model=model)
+    scores["age_days"] = ages
+    changed = (
+        (scores["priority"] != data["priority"])
+        | (scores["band"] != data["band"])
+        | (scores["position"] != data["position"])
+        | (data["model_version_id"] != version.id)
+    )
+    band_moved = scores["band"] != data["band"]
+    stats.bands_before = np.bincount(data["band"], minlength=4).tolist()
+    stats.bands_after = np.bincount(scores["band"], minlength=4).tolist()
+    stats.score_s = time.perf_counter() - started
+    started = time.perf_counter()
+    idx = np.flatnonzero(changed)
+    if idx.size:
+        updated = _write_scores(conn, data, scores, idx, version.id, now, lo, hi)
+        stats.changed = int(updated.sum())
+        history = idx[updated & band_moved[idx]]
+        stats.band_changes = len(history)
+        if history.size:
+            _write_history(conn, data, codes, scores, history, version.id, now, reason, run_id)
+    stats.write_s = time.perf_counter() - started
     stats.seconds = stats.load_s + stats.score_s + stats.write_s
     return stats
 

