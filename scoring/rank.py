@@ -7,8 +7,13 @@ submission time, oldest first; id, lowest first. A total order.
 The first two keys are packed into one unsigned 64-bit key: the IEEE-754 bit
 pattern of a non-negative float orders like the float itself, and priority
 never reaches 2**63 as bits, so the top bit is free for the threat-to-life
-flag. One sort on that key settles almost every case; only runs of exactly
-equal keys are then ordered by the remaining keys, on those rows alone.
+flag. The board is sorted once on that key's high bits with the row number
+packed into its low bits: a plain sort of numbers, several times faster than
+an argsort. Rows whose high bits tie (in practice, equal priorities) are then
+ordered level by level: the key's low bits, position, deadline, submission
+time, id. Each level sorts only the rows still tied after the levels before
+it, on one packed (group, rank) number, so the work shrinks as it goes.
+Rows equal in every key (possible only with duplicate ids) keep input order.
 """
 
 from __future__ import annotations

@@ -1,0 +1,165 @@
+"""Runs and chunks (RELIABILITY C1, C4) on SQLite and PostgreSQL, without a broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from tasking.db import session_scope
+from tasking.models import Case, CaseScore, RankSnapshot, RunChunk, ScoreHistory, ScoringRun, utcnow
+from tasking.services.cases import submit_asset_request
+from tasking.services.errors import NotFound
+from tasking.services.runs import (
+    chunk_ids,
+    decode_snapshot,
+    finish_if_complete,
+    rank_moves,
+    record_chunk_failure,
+    run_chunk,
+    start_run,
+)
+from tests.tasking.conftest import Org
+
+RequestData = Callable[..., dict[str, Any]]
+# P1 when fresh (132); halves to P2 once the intelligence is 180+ days old.
+HIGH = {"P": 3, "Ps": 3, "F": 2, "C": 3, "S": 4, "V": 2, "L": 5, "Cf": "H"}
+
+
+@pytest.fixture
+def cases(engine: Engine, org: Org, request_data: RequestData) -> list[int]:
+    """Twelve open requests, half of them P1 cases that will age into P2."""
+    ids = []
+    with session_scope(engine) as session:
+        for i in range(12):
+            data = request_data(assessment=HIGH if i % 2 else {"L": 1 + i % 5})
+            ids.append(
+                submit_asset_request(session=session, actor=org.users["bcu_a"], data=data).id
+            )
+    return ids
+
+
+def history_rows(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(ScoreHistory)).one()
+
+
+def test_c1_chunk_twice_and_eight_copies_at_once_do_the_work_once(
+    engine: Engine, cases: list[int]
+) -> None:
+    run = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 1), chunk_size=5,
+                    now=utcnow() + timedelta(days=200))  # fmt: skip
+    assert run is not None and run.id is not None
+    ids = chunk_ids(engine=engine, run_id=run.id)
+    assert len(ids) == 3
+    before = history_rows(engine)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda chunk: run_chunk(engine=engine, chunk_id=chunk), ids[:1] * 8)
+        )
+    done = [stats for _, stats in results if stats is not None]
+    assert len(done) == 1
+    for chunk in ids:
+        run_chunk(engine=engine, chunk_id=chunk)
+        assert run_chunk(engine=engine, chunk_id=chunk) == (run.id, None)
+    after = history_rows(engine)
+    assert after - before == 6  # the six P1 cases dropped to P2, each recorded once
+    with Session(engine) as session:
+        stored = session.get(ScoringRun, run.id)
+        assert stored is not None
+        assert (stored.chunks_done, stored.chunks_total, stored.cases_total) == (3, 3, 12)
+        assert stored.band_changes == 6
+        versions = session.exec(select(CaseScore.score_version)).all()
+        assert set(versions) == {2}
+
+
+def test_c1_stale_run_is_a_no_op(engine: Engine, cases: list[int]) -> None:
+    run = start_run(
+        engine=engine, kind="rescore", chunk_size=100, now=utcnow() + timedelta(days=90)
+    )
+    assert run is not None and run.id is not None
+    (chunk,) = chunk_ids(engine=engine, run_id=run.id)
+    record_chunk_failure(engine=engine, chunk_id=chunk, error="gave up", final=True)
+    assert run_chunk(engine=engine, chunk_id=chunk) == (run.id, None)
+    with Session(engine) as session:
+        assert set(session.exec(select(CaseScore.score_version)).all()) == {1}
+        failed = session.get(ScoringRun, run.id)
+        assert failed is not None
+        assert failed.status == "failed"
+        assert session.get(RunChunk, chunk).last_error == "gave up"  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        run_chunk(engine=engine, chunk_id=10_000)
+
+
+def test_c4_second_nightly_run_for_a_date_is_skipped(engine: Engine, cases: list[int]) -> None:
+    first = start_run(engine=engine, kind="nightly", run_date=date(2030, 2, 1))
+    second = start_run(engine=engine, kind="nightly", run_date=date(2030, 2, 1))
+    assert first is not None
+    assert second is None
+    assert start_run(engine=engine, kind="nightly", run_date=date(2030, 2, 2)) is not None
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(ScoringRun)).one() == 2
+
+
+def test_start_run_with_same_task_id_returns_the_same_run(engine: Engine, cases: list[int]) -> None:
+    first = start_run(engine=engine, kind="rescore", task_id="abc-123")
+    again = start_run(engine=engine, kind="rescore", task_id="abc-123")
+    assert first is not None and again is not None
+    assert first.id == again.id
+
+
+def test_nightly_finish_summarises_snapshots_and_lists_reviews(
+    engine: Engine, cases: list[int], org: Org, request_data: RequestData
+) -> None:
+    with session_scope(engine) as session:
+        overdue = session.get(Case, cases[0])
+        assert overdue is not None
+        overdue.next_review = date(2029, 12, 1)
+        session.add(overdue)
+    first = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 1), chunk_size=4)
+    assert first is not None and first.id is not None
+    for chunk in chunk_ids(engine=engine, run_id=first.id):
+        assert not finish_if_complete(engine=engine, run_id=first.id)
+        run_chunk(engine=engine, chunk_id=chunk)
+    assert finish_if_complete(engine=engine, run_id=first.id)
+    assert not finish_if_complete(engine=engine, run_id=first.id)  # once only
+    later = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 2),
+                      now=utcnow() + timedelta(days=200))  # fmt: skip
+    assert later is not None and later.id is not None
+    for chunk in chunk_ids(engine=engine, run_id=later.id):
+        run_chunk(engine=engine, chunk_id=chunk)
+    assert finish_if_complete(engine=engine, run_id=later.id)
+    with Session(engine) as session:
+        run = session.get(ScoringRun, later.id)
+        assert run is not None
+        assert run.status == "completed"
+        summary = json.loads(run.summary)
+        assert summary["bands"] == {"P0": 0, "P1": 0, "P2": 6, "P3": 6}
+        assert len(summary["movers"]) == 6
+        assert all("P1 -> P2" in m["why"] for m in summary["movers"])
+        assert summary["overdue_reviews"] == [cases[0]]
+        snapshots = session.exec(select(RankSnapshot).order_by(RankSnapshot.id)).all()
+        assert [s.cases for s in snapshots] == [12, 12]
+        order = decode_snapshot(snapshots[-1].case_ids).tolist()
+        board = session.exec(
+            select(CaseScore.case_id).order_by(CaseScore.bk_threat, CaseScore.bk_priority,
+                                               CaseScore.bk_position, CaseScore.bk_deadline,
+                                               CaseScore.bk_submitted, CaseScore.case_id)
+        ).all()  # fmt: skip
+        assert order == list(board)
+
+
+def test_rank_moves_reports_rank_changes_for_cases_in_both() -> None:
+    import numpy as np
+
+    moves = rank_moves(np.array([5, 7, 9]), np.array([9, 5, 11]))
+    assert moves["case_id"].tolist() == [5, 9]
+    assert moves["before"].tolist() == [1, 3]
+    assert moves["after"].tolist() == [2, 1]
+    assert moves["delta"].tolist() == [-1, 2]
