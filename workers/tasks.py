@@ -22,7 +22,7 @@ from config.settings import load_settings
 from tasking.broker import broker_url
 from tasking.db import engine_from_settings
 from tasking.models import RunKind
-from tasking.services import runs
+from tasking.services import runs, whatif
 from tasking.services.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -139,3 +139,17 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
         log.info("nightly run %s already exists; skipped", day)
         return
     log.info("nightly run %s (%s): %s chunks", run.id, day, fan_out(run.id))
+
+
+@shared_task(name="scoring.whatif_preview", bind=True, max_retries=MAX_RETRIES)
+def whatif_preview(self: Any, model_version_id: Any) -> None:
+    """Preview a stored model version over the whole board; writes no score, keeps a summary."""
+    try:
+        version_id = positive_id(model_version_id, "model_version_id")
+        run = whatif.run_whatif(engine=engine(), model_version_id=version_id)
+    except (BadMessage, NotFound) as exc:
+        log.error("whatif_preview: dropped: %s", exc)
+        return
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    log.info("what-if run %s: %s band changes", run.id, run.band_changes)

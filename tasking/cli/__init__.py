@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tasking.cli import db, demo, score
+from tasking.cli import db, demo, runs, score
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,3 +17,5 @@ main.add_command(db.init_db)
 main.add_command(db.create_user)
 main.add_command(db.rescore)
 main.add_command(demo.seed_demo_command)
+main.add_command(runs.model)
+main.add_command(runs.runs)

@@ -25,7 +25,9 @@ from tasking.models import (
     User,
     utcnow,
 )
-from tasking.services.errors import Invalid
+from tasking.services.access import require
+from tasking.services.audit import record_event
+from tasking.services.errors import Invalid, NotFound
 
 SECONDS_PER_DAY = 86_400.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,10 +45,12 @@ def engine_model(version: ModelVersion) -> scoring.Model:
         return model
 
 
-def publish_model_text(
-    *, session: Session, content: str, actor: User | None = None
-) -> ModelVersion:
-    """Validate model text and make it the current version (no-op if already current)."""
+def store_model_text(*, session: Session, content: str, actor: User | None = None) -> ModelVersion:
+    """Validate model text and keep it as a version (not current); returns the stored row.
+
+    The same name and version with other content is refused: a changed model
+    needs a new version number.
+    """
     try:
         model = scoring.load_model_text(content, source="model file")
     except scoring.ModelError as exc:
@@ -59,12 +63,10 @@ def publish_model_text(
     if existing is not None:
         if existing.content_hash != model.content_hash:
             raise Invalid(
-                f"model {model.label} is already published with different content;"
+                f"model {model.label} is already stored with different content;"
                 " a changed model needs a new version",
-                fields={"version": "already published with different content"},
+                fields={"version": "already stored with different content"},
             )
-        if not existing.is_current:
-            _make_current(session, existing)
         return existing
     row = ModelVersion(
         name=model.name,
@@ -75,7 +77,31 @@ def publish_model_text(
     )
     session.add(row)
     session.flush()
-    _make_current(session, row)
+    return row
+
+
+def publish_model_text(
+    *, session: Session, content: str, actor: User | None = None
+) -> ModelVersion:
+    """Validate model text and make it the current version (no-op if already current)."""
+    row = store_model_text(session=session, content=content, actor=actor)
+    if not row.is_current:
+        _make_current(session, row)
+    return row
+
+
+def publish_model_version(*, session: Session, version_id: int, actor: User) -> ModelVersion:
+    """Make a stored model version current (the boards are then rescored under it)."""
+    require(actor, "model.publish")
+    row = session.get(ModelVersion, version_id)
+    if row is None:
+        raise NotFound(f"no model version {version_id}")
+    if not row.is_current:
+        _make_current(session, row)
+        record_event(
+            session=session, actor=actor, category="alteration", action="model.publish",
+            entity_type="model_version", entity_id=row.id, detail={"model": row.label},
+        )  # fmt: skip
     return row
 
 

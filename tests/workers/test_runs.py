@@ -55,7 +55,8 @@ def test_c1_chunk_twice_and_eight_copies_at_once_do_the_work_once(
 ) -> None:
     run = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 1), chunk_size=5,
                     now=utcnow() + timedelta(days=200))  # fmt: skip
-    assert run is not None and run.id is not None
+    assert run is not None
+    assert run.id is not None
     ids = chunk_ids(engine=engine, run_id=run.id)
     assert len(ids) == 3
     before = history_rows(engine)
@@ -83,7 +84,8 @@ def test_c1_stale_run_is_a_no_op(engine: Engine, cases: list[int]) -> None:
     run = start_run(
         engine=engine, kind="rescore", chunk_size=100, now=utcnow() + timedelta(days=90)
     )
-    assert run is not None and run.id is not None
+    assert run is not None
+    assert run.id is not None
     (chunk,) = chunk_ids(engine=engine, run_id=run.id)
     record_chunk_failure(engine=engine, chunk_id=chunk, error="gave up", final=True)
     assert run_chunk(engine=engine, chunk_id=chunk) == (run.id, None)
@@ -110,7 +112,8 @@ def test_c4_second_nightly_run_for_a_date_is_skipped(engine: Engine, cases: list
 def test_start_run_with_same_task_id_returns_the_same_run(engine: Engine, cases: list[int]) -> None:
     first = start_run(engine=engine, kind="rescore", task_id="abc-123")
     again = start_run(engine=engine, kind="rescore", task_id="abc-123")
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert first.id == again.id
 
 
@@ -123,7 +126,8 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
         overdue.next_review = date(2029, 12, 1)
         session.add(overdue)
     first = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 1), chunk_size=4)
-    assert first is not None and first.id is not None
+    assert first is not None
+    assert first.id is not None
     for chunk in chunk_ids(engine=engine, run_id=first.id):
         assert not finish_if_complete(engine=engine, run_id=first.id)
         run_chunk(engine=engine, chunk_id=chunk)
@@ -131,7 +135,8 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
     assert not finish_if_complete(engine=engine, run_id=first.id)  # once only
     later = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 2),
                       now=utcnow() + timedelta(days=200))  # fmt: skip
-    assert later is not None and later.id is not None
+    assert later is not None
+    assert later.id is not None
     for chunk in chunk_ids(engine=engine, run_id=later.id):
         run_chunk(engine=engine, chunk_id=chunk)
     assert finish_if_complete(engine=engine, run_id=later.id)
