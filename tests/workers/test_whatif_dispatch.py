@@ -91,7 +91,7 @@ def test_enqueue_after_commit_sends_on_commit_only(engine: Engine, broker: redis
     assert broker.llen("scoring") == 1
     message = json.loads(broker.lindex("scoring", 0))  # type: ignore[arg-type]
     assert message["headers"]["task"] == "scoring.rescore_queue"
-    assert json.loads(__import__("base64").b64decode(message["body"]))[0] == [
+    assert json.loads(base64.b64decode(message["body"]))[0] == [
         "model published",
         "model",
     ]
