@@ -1,10 +1,10 @@
-# The two commands: `make run` and `make test`. Everything installs into .venv.
+# The commands of the project. Everything installs into .venv; nothing by hand.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest bench clean
+.PHONY: install test lint typecheck pytest demo workers bench bench-scoring bench-board bench-rescore clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,29 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# The whole suite: lint, types, and every test (engine, services on SQLite and
+# PostgreSQL, live workers and faults).
 test: lint typecheck pytest
 
-bench: $(STAMP)
+# The embedded database with the fictional demo loaded (sign-ins printed once).
+demo: $(STAMP)
+	$(BIN)/tasking init-db
+	$(BIN)/tasking seed-demo
+
+# One Celery worker and the beat, against the embedded Redis unless REDIS_URL is set.
+workers: demo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+bench: bench-scoring bench-board bench-rescore
+
+bench-scoring: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
 
+bench-board: $(STAMP)
+	$(BIN)/python bench/bench_board.py
+
+bench-rescore: $(STAMP)
+	$(BIN)/python bench/bench_rescore.py
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
