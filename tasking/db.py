@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -94,3 +94,14 @@ def engine_from_settings(settings: Settings) -> Engine:
         pool_timeout=settings.db_pool_timeout,
         busy_ms=settings.sqlite_busy_timeout_ms,
     )
+
+
+def fetch_rows(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """All rows of trusted SQL through the raw driver cursor (bulk reads, no Row objects)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()

@@ -6,6 +6,7 @@ from tasking.models.decisions import AuditEvent, Decision
 from tasking.models.enums import (
     DECISION_STATES,
     OPEN_STATES,
+    REASSESSABLE_STATES,
     CaseKind,
     DecisionOutcome,
     Marking,
@@ -34,6 +35,7 @@ __all__ = [
     "DECISION_STATES",
     "NO_DEADLINE",
     "OPEN_STATES",
+    "REASSESSABLE_STATES",
     "Assessment",
     "Asset",
     "AuditEvent",

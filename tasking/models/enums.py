@@ -76,6 +76,10 @@ OPEN_STATES = frozenset(
     }
 )
 
+# Work whose MoRiLE assessment may still be changed (adopted work is re-assessed
+# once it is active or under review).
+REASSESSABLE_STATES = (OPEN_STATES - {State.ADOPTED}) | {State.DRAFT}
+
 # The outcomes only a tasking decision can set.
 DECISION_STATES = frozenset({State.ADOPTED, State.DEFERRED, State.DECLINED, State.REFERRED})
 

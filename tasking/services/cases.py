@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 import scoring
 from tasking.models import (
+    REASSESSABLE_STATES,
     Assessment,
     Case,
     CaseKind,
@@ -258,17 +259,7 @@ def update_assessment(
     case = lock_for_edit(
         session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
-    if case.state not in (
-        State.DRAFT,
-        State.SUBMITTED,
-        State.TRIAGE,
-        State.SCORING,
-        State.MODERATION,
-        State.AWAITING_MEETING,
-        State.DEFERRED,
-        State.ACTIVE,
-        State.UNDER_REVIEW,
-    ):
+    if case.state not in REASSESSABLE_STATES:
         raise Conflict(f"a {case.state} case cannot be re-assessed", fields={"state": case.state})
     now = now or utcnow()
     row = get_assessment(session, case)

@@ -15,6 +15,7 @@ give the same cases.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -268,9 +269,9 @@ def _pick(rng: np.random.Generator, values: npt.NDArray[Any], n: int) -> npt.NDA
 
 @dataclass
 class _Batch:
-    """The columns of one batch of generated cases (ids are given at insert time)."""
+    """One batch of generated cases as Python lists per column (ids come at insert time)."""
 
-    columns: dict[str, Any]
+    columns: dict[str, list[Any]]
     n: int
 
 
@@ -413,7 +414,9 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
         "bk_deadline": np.where(has_deadline, deadline, no_deadline),
         "bk_submitted": listed_at,
     }
-    return _Batch(columns=columns, n=n)
+    # Lists once per column: executemany and COPY want Python objects, and
+    # tolist() is far faster than indexing numpy arrays row by row.
+    return _Batch(columns={k: np.asarray(v).tolist() for k, v in columns.items()}, n=n)
 
 
 TABLES = (
@@ -440,21 +443,19 @@ def _constants(org: _Org, now: datetime) -> dict[str, Any]:
 
 def _number(batch: _Batch, first_id: int) -> None:
     """Give the batch its ids (first_id onwards) and the references derived from them."""
-    ids = np.arange(first_id, first_id + batch.n, dtype=np.int64)
+    ids = list(range(first_id, first_id + batch.n))
     batch.columns["id"] = batch.columns["case_id"] = ids
-    batch.columns["reference"] = [f"GEN-{i:07d}" for i in ids.tolist()]
+    batch.columns["reference"] = [f"GEN-{i:07d}" for i in ids]
 
 
 def _rows(
     batch: _Batch, names: Iterable[str], constants: dict[str, Any]
 ) -> Iterator[tuple[Any, ...]]:
-    """Row tuples for one table; tolist() per column is far faster than per-row indexing."""
-    lists: list[Iterable[Any]] = []
-    for name in names:
-        if name in constants:
-            lists.append(itertools.repeat(constants[name], batch.n))
-        else:
-            lists.append(np.asarray(batch.columns[name]).tolist())
+    """Row tuples for one table, constants repeated."""
+    lists = [
+        itertools.repeat(constants[name], batch.n) if name in constants else batch.columns[name]
+        for name in names
+    ]
     return zip(*lists, strict=True)
 
 
@@ -547,16 +548,21 @@ def generate_cases(
             old_cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
             dbapi.execute("PRAGMA cache_size = -262144")
         try:
-            done = 0
-            while done < count:
-                drawn = _draw(rng, org, min(batch, count - done), now_us, null)
-                if sqlite:
-                    _write_sqlite(dbapi, drawn, constants)
-                else:
-                    _write_postgres(dbapi, drawn, constants)
-                done += drawn.n
-                if progress is not None:
-                    progress(drawn.n)
+            # Draw the next batch in a thread while this one is written: sqlite3 and
+            # psycopg release the GIL inside the database calls, so the two overlap.
+            sizes = [min(batch, count - start) for start in range(0, count, batch)]
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as pool:
+                pending = [pool.submit(_draw, rng, org, size, now_us, null) for size in sizes[:1]]
+                for index in range(len(sizes)):
+                    drawn = pending.pop().result()
+                    if index + 1 < len(sizes):
+                        pending.append(pool.submit(_draw, rng, org, sizes[index + 1], now_us, null))
+                    if sqlite:
+                        _write_sqlite(dbapi, drawn, constants)
+                    else:
+                        _write_postgres(dbapi, drawn, constants)
+                    if progress is not None:
+                        progress(drawn.n)
         finally:
             if sqlite:
                 dbapi.execute(f"PRAGMA cache_size = {int(old_cache)}")

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 import scoring
-from tasking.db import is_sqlite, writer
+from tasking.db import fetch_rows, is_sqlite, writer
 from tasking.models import utcnow
 from tasking.services.scores import AGE_DECIMALS, EPOCH, SECONDS_PER_DAY, current_model
 
@@ -125,12 +125,7 @@ def _load(conn: Connection, lo: int, hi: int) -> np.ndarray:
         lo=int(lo),
         hi=int(hi),
     )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = fetch_rows(conn, sql)
     # fromiter over tuples is far faster than np.array(rows) for big chunks.
     return np.fromiter(rows, dtype=_LOAD_DTYPE, count=len(rows))
 

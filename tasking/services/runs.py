@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 import scoring
-from tasking.db import writer
+from tasking.db import fetch_rows, writer
 from tasking.models import (
     BOARD_ORDER,
     OPEN_STATES,
@@ -225,13 +225,11 @@ def _band_movers(conn: Connection, run_id: int) -> list[dict[str, Any]]:
 def board_order_ids(conn: Connection) -> np.ndarray:
     """Every open case id in board order, straight off the board index."""
     order = ", ".join(BOARD_ORDER)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
-        cursor.execute(f"SELECT case_id FROM case_score WHERE on_board = {truth} ORDER BY {order}")
-        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
-    finally:
-        cursor.close()
+    truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
+    rows = fetch_rows(
+        conn, f"SELECT case_id FROM case_score WHERE on_board = {truth} ORDER BY {order}"
+    )
+    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
 
 def take_snapshot(

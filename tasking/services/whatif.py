@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 import scoring
-from tasking.db import writer
+from tasking.db import fetch_rows, writer
 from tasking.models import ModelVersion, RunKind, ScoringRun, utcnow
 from tasking.services.errors import NotFound
 from tasking.services.rescore import epoch_seconds
@@ -47,12 +47,7 @@ def _load(conn: Connection) -> np.ndarray:
         " FROM assessment a JOIN case_score s ON s.case_id = a.case_id"
         f" WHERE s.on_board = {truth}"
     )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = fetch_rows(conn, sql)
     return np.fromiter(rows, dtype=_DTYPE, count=len(rows))
 
 
