@@ -25,7 +25,14 @@ from scoring.model import (
     load_model_text,
 )
 from scoring.rank import rank_order, ranks, top_k
-from scoring.vector import INPUT_KEYS, INTEGER_KEYS, Inputs, VectorError, format_vector, parse_vector
+from scoring.vector import (
+    INPUT_KEYS,
+    INTEGER_KEYS,
+    Inputs,
+    VectorError,
+    format_vector,
+    parse_vector,
+)
 
 __all__ = [
     "BANDS",
@@ -58,7 +65,10 @@ __all__ = [
 
 def inputs_to_columns(cases: list[Inputs]) -> dict[str, np.ndarray]:
     """Columns for `score_arrays` from parsed inputs (narrow dtypes, A as float days)."""
-    columns = {key: np.fromiter((getattr(c, key) for c in cases), np.int8, len(cases)) for key in INTEGER_KEYS}
+    columns = {
+        key: np.fromiter((getattr(c, key) for c in cases), np.int8, len(cases))
+        for key in INTEGER_KEYS
+    }
     columns["A"] = np.fromiter((c.A for c in cases), np.float64, len(cases))
     return columns
 

@@ -53,11 +53,10 @@ def _check_integer_column(key: str, raw: Any, n: int | None) -> IntArray:
             raise ValueError(f"{key}: index {index}: value {values[index]!r} is not a whole number")
     elif kind not in "iub":
         raise ValueError(f"{key}: must be an integer array, got dtype {values.dtype}")
-    if values.size:
-        # The reductions are cheap; the index search only runs on failure.
-        if values.min() < lo or values.max() > hi:
-            index = _first_bad((values < lo) | (values > hi))
-            raise ValueError(f"{key}: index {index}: value {values[index]} out of range {lo}..{hi}")
+    # The reductions are cheap; the index search only runs on failure.
+    if values.size and (values.min() < lo or values.max() > hi):
+        index = _first_bad((values < lo) | (values > hi))
+        raise ValueError(f"{key}: index {index}: value {values[index]} out of range {lo}..{hi}")
     # Unsigned columns are narrowed too: uint64 mixed with signed ints promotes to
     # float64, which the in-place index packing below cannot cast back.
     if kind in "fbu":
@@ -106,7 +105,9 @@ def validate_columns(
     return checked, ages, n
 
 
-def score_arrays(columns: Mapping[str, Any], *, model: Model | None = None) -> dict[str, np.ndarray]:
+def score_arrays(
+    columns: Mapping[str, Any], *, model: Model | None = None
+) -> dict[str, np.ndarray]:
     """Score a batch given as columns of inputs; returns arrays of length N (see SCORING.md §5)."""
     model = model or default_model()
     cols, ages, n = validate_columns(columns)

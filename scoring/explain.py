@@ -156,7 +156,8 @@ def explain(inputs: Inputs, *, model: Model | None = None) -> Explanation:
     band = int(scored["band"][0])
     grade = int(scored["position_grade"][0])
     contributions = {
-        key: weight * float(values[key]) for key, weight in zip(HARM_KEYS, model.weights, strict=True)
+        key: weight * float(values[key])
+        for key, weight in zip(HARM_KEYS, model.weights, strict=True)
     }
     return Explanation(
         vector=inputs.vector,

@@ -33,7 +33,9 @@ __all__ = [
     "load_model_text",
 ]
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "config" / "models" / "sctac-default.toml"
+DEFAULT_MODEL_PATH = (
+    Path(__file__).resolve().parent.parent / "config" / "models" / "sctac-default.toml"
+)
 
 HARM_KEYS = ("P", "Ps", "F", "C")
 BANDS = ("P0", "P1", "P2", "P3")  # band codes 0..3
@@ -68,8 +70,13 @@ class Decay:
 
 def _power_decay(age: FloatArray, decay: Decay) -> FloatArray:
     """freshness = 1 - (1 - floor) * min(1, A / lifetime) ** shape."""
-    ratio = np.minimum(age / decay.lifetime_days, 1.0)
-    result: FloatArray = 1.0 - (1.0 - decay.floor) * ratio**decay.shape
+    # In place on one fresh array: the same operations (and bits) as the formula,
+    # without a temporary per step.
+    result: FloatArray = np.divide(age, decay.lifetime_days)
+    np.minimum(result, 1.0, out=result)
+    result **= decay.shape
+    result *= 1.0 - decay.floor
+    np.subtract(1.0, result, out=result)
     return result
 
 
@@ -136,9 +143,7 @@ def _build_tables(model: Model) -> dict[str, FloatArray]:
     ).reshape(-1)
     scope = np.asarray(model.scope, dtype=np.float64)
     vuln = np.asarray(model.vulnerability, dtype=np.float64)
-    total_harm = (
-        harm_base[:, None, None] * scope[None, :, None] * vuln[None, None, :]
-    ).reshape(-1)
+    total_harm = (harm_base[:, None, None] * scope[None, :, None] * vuln[None, None, :]).reshape(-1)
     likelihood = np.arange(1, 6, dtype=np.float64)
     risk = (total_harm[:, None] * likelihood[None, :]).reshape(-1)
     conf = np.asarray(model.confidence, dtype=np.float64)
@@ -201,7 +206,9 @@ def _required(table: Mapping[str, Any], key: str, setting: str) -> Any:
     return table[key]
 
 
-def _multiplier_list(table: Mapping[str, Any], key: str, count: int, what: str) -> tuple[float, ...]:
+def _multiplier_list(
+    table: Mapping[str, Any], key: str, count: int, what: str
+) -> tuple[float, ...]:
     setting = f"multipliers.{key}"
     values = _required(table, key, setting)
     if not isinstance(values, list):
@@ -217,7 +224,9 @@ def _non_decreasing(numbers: tuple[float, ...], setting: str) -> None:
     # A higher level must never lower the score (SCORING.md: monotone).
     for i in range(1, len(numbers)):
         if numbers[i] < numbers[i - 1]:
-            raise ModelError(setting, f"values must not decrease (value {i} is below value {i - 1})")
+            raise ModelError(
+                setting, f"values must not decrease (value {i} is below value {i - 1})"
+            )
 
 
 def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
@@ -243,7 +252,9 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
     vulnerability = _multiplier_list(mult, "vulnerability", VULNERABILITY_LEVELS, "V = 0..2")
     conf_table = _table(mult, "confidence", set(CONFIDENCE_LEVELS), within="multipliers")
     c_l, c_m, c_h = (
-        _number(_required(conf_table, k, f"multipliers.confidence.{k}"), f"multipliers.confidence.{k}")
+        _number(
+            _required(conf_table, k, f"multipliers.confidence.{k}"), f"multipliers.confidence.{k}"
+        )
         for k in CONFIDENCE_LEVELS
     )
     _non_decreasing((c_l, c_m, c_h), "multipliers.confidence (L <= M <= H)")
@@ -303,7 +314,9 @@ def _parse_decay(table: Mapping[str, Any]) -> Decay:
     if function not in DECAY_FUNCTIONS:
         known = ", ".join(sorted(DECAY_FUNCTIONS))
         raise ModelError("decay.function", f"unknown decay shape {function!r} (known: {known})")
-    lifetime = _number(_required(table, "lifetime_days", "decay.lifetime_days"), "decay.lifetime_days")
+    lifetime = _number(
+        _required(table, "lifetime_days", "decay.lifetime_days"), "decay.lifetime_days"
+    )
     if lifetime <= 0:
         raise ModelError("decay.lifetime_days", "must be greater than 0")
     shape = _number(_required(table, "shape", "decay.shape"), "decay.shape")

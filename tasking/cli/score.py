@@ -153,7 +153,12 @@ def score(
 ) -> None:
     """Score VECTORS (or one vector per line on stdin).
 
-    Example: tasking score MoRiLE:1/P:3/Ps:3/F:2/C:3/S:4/V:2/L:5/Cf:H/Ca:2/Cb:2/O:2/T:0
+    Blank lines and lines starting with # are skipped. One bad vector stops the
+    run (exit status 2) before anything is printed. For example:
+
+    \b
+      tasking score MoRiLE:1/P:3/Ps:3/F:2/C:3/S:4/V:2/L:5/Cf:H/Ca:2/Cb:2/O:2/T:0
+      tasking score --json < vectors.txt
     """
     model = _load(model_path)
     line_numbers: list[int] | None = None
