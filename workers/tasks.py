@@ -7,12 +7,15 @@ errors with backoff, record exhausted retries, and drop what cannot succeed.
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import redis
 from celery import shared_task
 from sqlalchemy import Engine
@@ -23,10 +26,11 @@ from tasking.broker import broker_url
 from tasking.db import engine_from_settings
 from tasking.models import RunKind
 from tasking.services import runs, whatif
-from tasking.services.errors import NotFound
+from tasking.services.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
-TRANSIENT = (OperationalError,)
+# The bulk paths use the raw driver cursor, whose errors SQLAlchemy does not wrap.
+TRANSIENT = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
 MAX_RETRIES = 5
 LONDON = ZoneInfo("Europe/London")
 RUN_KINDS = {RunKind.RESCORE.value, RunKind.MODEL.value}
@@ -64,17 +68,34 @@ def fan_out(run_id: int) -> int:
     return len(ids)
 
 
-@shared_task(name="scoring.rescore_queue", bind=True, max_retries=MAX_RETRIES)
-def rescore_queue(self: Any, reason: str = "rescore", kind: str = RunKind.RESCORE.value) -> None:
-    """Rescore every open case: create a run and fan its chunks out to the workers."""
-    if kind not in RUN_KINDS or not isinstance(reason, str):
-        log.error("rescore_queue: dropped malformed message kind=%r", kind)
-        return
+def _board_filter(value: Any) -> dict[str, Any] | None:
+    """'all' or a JSON object of board filters (validated again by the service)."""
+    if value == "all":
+        return None
     try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise BadMessage(f"board filter must be 'all' or a JSON object, got {value!r}")
+    return parsed
+
+
+@shared_task(name="scoring.rescore_queue", bind=True, max_retries=MAX_RETRIES)
+def rescore_queue(
+    self: Any, board_filter: Any = "all", reason: Any = "rescore", kind: Any = RunKind.RESCORE.value
+) -> None:
+    """Rescore a board's open cases ('all' or a filter): create a run, fan its chunks out."""
+    try:
+        if kind not in RUN_KINDS or not isinstance(reason, str):
+            raise BadMessage(f"kind {kind!r} / reason {reason!r}")
         run = runs.start_run(
             engine=engine(), kind=kind, reason=reason[:60], task_id=self.request.id,
-            chunk_size=load_settings().rescore_chunk_size,
+            board_filter=_board_filter(board_filter), chunk_size=load_settings().rescore_chunk_size,
         )  # fmt: skip
+    except (BadMessage, Invalid) as exc:
+        log.error("rescore_queue: dropped malformed message: %s", exc)
+        return
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
     if run is not None and run.id is not None:
@@ -92,7 +113,7 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
         return
     except TRANSIENT as exc:
         final = self.request.retries >= self.max_retries
-        runs.record_chunk_failure(engine=engine(), chunk_id=chunk_id, error=str(exc), final=final)
+        _record_failure(chunk_id, str(exc), final=final)
         if final:
             log.error("rescore_chunk %s: retries exhausted: %s", chunk_id, exc)
             return
@@ -100,6 +121,14 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
     if stats is not None:
         log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
     runs.finish_if_complete(engine=engine(), run_id=run_id)
+
+
+def _record_failure(chunk_id: int, error: str, *, final: bool) -> None:
+    """Note a failed attempt; best effort, as the database may be what is failing."""
+    try:
+        runs.record_chunk_failure(engine=engine(), chunk_id=chunk_id, error=error, final=final)
+    except TRANSIENT as exc:  # e.g. still locked: the retry must not be lost for want of a note
+        log.warning("rescore_chunk %s: could not record the failure: %s", chunk_id, exc)
 
 
 def _run_date(value: Any) -> date:

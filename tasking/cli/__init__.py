@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tasking.cli import db, demo, runs, score
+from tasking.cli import db, demo, generate, runs, score
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,3 +19,4 @@ main.add_command(db.rescore)
 main.add_command(demo.seed_demo_command)
 main.add_command(runs.model)
 main.add_command(runs.runs)
+main.add_command(generate.generate)

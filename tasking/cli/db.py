@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 
 import click
@@ -12,8 +13,9 @@ from config.settings import load_settings
 from tasking.db import engine_from_settings, session_scope
 from tasking.migrate import upgrade
 from tasking.models import Role
+from tasking.services.dispatch import send
 from tasking.services.errors import DomainError
-from tasking.services.rescore import rescore_all
+from tasking.services.rescore import filter_sql, rescore_all
 from tasking.services.scores import current_model
 from tasking.services.users import create_user as create_user_service
 
@@ -73,8 +75,25 @@ def create_user(
 
 @click.command()
 @click.option("--chunk", "chunk_size", default=50_000, show_default=True, help="Cases per chunk.")
-def rescore(chunk_size: int) -> None:
-    """Rescore every open case now, inline (vectorised, chunked)."""
+@click.option("--queue", is_flag=True, help="Hand the rescore to the workers instead.")
+@click.option(
+    "--filter", "board_filter", default=None,
+    help='With --queue: only one board, e.g. \'{"asset_type": "surveillance"}\'.',
+)  # fmt: skip
+def rescore(chunk_size: int, queue: bool, board_filter: str | None) -> None:
+    """Rescore every open case now (inline, vectorised), or queue it for the workers."""
+    if queue:
+        target = board_filter or "all"
+        if target != "all":
+            try:
+                filter_sql(json.loads(target))
+            except (ValueError, DomainError) as exc:
+                raise click.BadParameter(str(exc), param_hint="--filter") from None
+        send("scoring.rescore_queue", target, "on demand", "rescore")
+        click.echo("rescore queued for the workers; see `tasking runs`")
+        return
+    if board_filter:
+        raise click.BadParameter("board filters need --queue", param_hint="--filter")
     stats = rescore_all(engine=configured_engine(), reason="rescore", chunk_size=chunk_size)
     rate = stats.cases / stats.seconds if stats.seconds else 0.0
     click.echo(

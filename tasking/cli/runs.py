@@ -79,7 +79,9 @@ def publish(version_id: int, admin_name: str, inline: bool) -> None:
             row = publish_model_version(session=session, version_id=version_id, actor=admin)
             label = row.label
             if not inline:
-                enqueue_after_commit(session, "scoring.rescore_queue", "model published", "model")
+                enqueue_after_commit(
+                    session, "scoring.rescore_queue", "all", "model published", "model"
+                )
     except DomainError as exc:
         fail(exc)
     click.echo(f"{label} is now current")

@@ -127,6 +127,7 @@ class ScoringRun(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
     # The Celery task that started the run: a redelivered message finds its run again.
     task_id: str | None = Field(default=None, max_length=64)
+    board_filter: str = Field(default="{}", max_length=200)  # JSON; {} = every open case
     model_version_id: int = Field(foreign_key="model_version.id")
     # Every chunk of a run scores "as of" this moment, so a redelivered chunk repeats exactly.
     as_of: datetime = Field(default_factory=utcnow)

@@ -15,7 +15,6 @@ give the same cases.
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -96,7 +95,7 @@ ASSET_PHRASES = {
     "test_purchase": "test purchase",
 }
 OUTCOMES = ("disruption: significant", "disruption: moderate", "disruption: minor", "no trace")
-SUMMARY = "Fictional generated case for load testing; no real people, places or operations."
+SUMMARY = "Generated for load testing (fictional)."
 
 # Kinds in CaseKind order (operation, intelligence, request) and, per kind, how
 # often a case is serious, how often it names a BCU and how often it wants an asset.
@@ -161,7 +160,8 @@ def _load_org(engine: Engine, rng: np.random.Generator) -> _Org:
         users = session.exec(select(User).where(User.is_active)).all()
         assets = session.exec(select(Asset).order_by(Asset.id)).all()  # type: ignore[arg-type]
         bcus = sorted(u.id for u in units if u.kind == UnitKind.BCU and u.id is not None)
-        hubs = sorted(u.id for u in units if u.kind == UnitKind.HUB and u.id is not None)
+        # Specialist hubs and central units both own assets and run work.
+        hubs = sorted(u.id for u in units if u.kind != UnitKind.BCU and u.id is not None)
         missing = [
             name
             for name, rows in (("BCUs", bcus), ("hubs", hubs), ("themes", themes), ("users", users))
@@ -433,7 +433,7 @@ def _constants(org: _Org, now: datetime) -> dict[str, Any]:
         "justification": "",
         "marking": Marking.OFFICIAL_SENSITIVE.value,
         "version": 1,
-        "rationale": "Generated assessment (fictional).",
+        "rationale": "",
         "moderation_note": "",
         "model_version_id": org.model_version_id,
         "scored_at": now.strftime("%Y-%m-%d %H:%M:%S.%f"),
@@ -548,21 +548,14 @@ def generate_cases(
             old_cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
             dbapi.execute("PRAGMA cache_size = -262144")
         try:
-            # Draw the next batch in a thread while this one is written: sqlite3 and
-            # psycopg release the GIL inside the database calls, so the two overlap.
-            sizes = [min(batch, count - start) for start in range(0, count, batch)]
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as pool:
-                pending = [pool.submit(_draw, rng, org, size, now_us, null) for size in sizes[:1]]
-                for index in range(len(sizes)):
-                    drawn = pending.pop().result()
-                    if index + 1 < len(sizes):
-                        pending.append(pool.submit(_draw, rng, org, sizes[index + 1], now_us, null))
-                    if sqlite:
-                        _write_sqlite(dbapi, drawn, constants)
-                    else:
-                        _write_postgres(dbapi, drawn, constants)
-                    if progress is not None:
-                        progress(drawn.n)
+            for start in range(0, count, batch):
+                drawn = _draw(rng, org, min(batch, count - start), now_us, null)
+                if sqlite:
+                    _write_sqlite(dbapi, drawn, constants)
+                else:
+                    _write_postgres(dbapi, drawn, constants)
+                if progress is not None:
+                    progress(drawn.n)
         finally:
             if sqlite:
                 dbapi.execute(f"PRAGMA cache_size = {int(old_cache)}")

@@ -11,7 +11,7 @@ changes. Running a chunk twice, or twice at once, changes nothing more.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,8 @@ from sqlmodel import Session
 
 import scoring
 from tasking.db import fetch_rows, is_sqlite, writer
-from tasking.models import utcnow
+from tasking.models import ASSET_TYPES, utcnow
+from tasking.services.errors import Invalid
 from tasking.services.scores import AGE_DECIMALS, EPOCH, SECONDS_PER_DAY, current_model
 
 # Three bits per factor code, in SCORING.md key order (T in the top bits).
@@ -46,7 +47,7 @@ _LOAD_SQL = """
 SELECT a.case_id, {packed} AS packed, {epoch} AS intel_epoch,
        s.priority, s.band, s.position, s.model_version_id, s.score_version, s.freshness
 FROM assessment a JOIN case_score s ON s.case_id = a.case_id
-WHERE s.on_board = {true} AND a.case_id BETWEEN {lo} AND {hi}
+WHERE s.on_board = {true} AND a.case_id BETWEEN {lo} AND {hi}{where}
 """
 _LOAD_DTYPE = np.dtype(
     [
@@ -98,12 +99,39 @@ def epoch_seconds(moment: datetime) -> float:
     return (moment - EPOCH).total_seconds()
 
 
-def board_id_range(engine: Engine) -> tuple[int, int] | None:
+# Board filters a rescore may be limited to: case_score columns and their types.
+FILTER_COLUMNS: dict[str, type] = {
+    "hub_id": int, "bcu_id": int, "theme_id": int, "kind": int, "asset_type": str,
+}  # fmt: skip
+
+
+def filter_sql(board_filter: Mapping[str, Any] | None) -> str:
+    """SQL conditions on `s` (case_score) for a board filter; validated, so safe to inline."""
+    parts = []
+    for key, value in sorted((board_filter or {}).items()):
+        kind = FILTER_COLUMNS.get(key)
+        if kind is None:
+            raise Invalid(f"filter: unknown key {key!r}", fields={"filter": f"unknown key {key}"})
+        if kind is str:
+            if value not in ASSET_TYPES:
+                raise Invalid("filter: unknown asset type", fields={"asset_type": "unknown"})
+            parts.append(f" AND s.{key} = '{value}'")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise Invalid(f"filter: {key} must be a positive whole number", fields={key: "bad"})
+        else:
+            parts.append(f" AND s.{key} = {value}")
+    return "".join(parts)
+
+
+def board_id_range(engine: Engine, where: str = "") -> tuple[int, int] | None:
     """Lowest and highest id of the cases on the boards (None when there are none)."""
+    truth = "1" if is_sqlite(engine) else "TRUE"
     with engine.connect() as conn:
         row = conn.execute(
-            text("SELECT MIN(case_id), MAX(case_id) FROM case_score WHERE on_board = :t"),
-            {"t": True},
+            text(
+                "SELECT MIN(s.case_id), MAX(s.case_id) FROM case_score s"
+                f" WHERE s.on_board = {truth}{where}"
+            )
         ).one()
     return None if row[0] is None else (int(row[0]), int(row[1]))
 
@@ -116,9 +144,10 @@ def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + size - 1, hi)
 
 
-def _load(conn: Connection, lo: int, hi: int) -> np.ndarray:
+def _load(conn: Connection, lo: int, hi: int, where: str) -> np.ndarray:
     dialect = conn.dialect.name
     sql = _LOAD_SQL.format(
+        where=where,
         packed=_PACKED_SQL,
         epoch=_EPOCH_SQL[dialect],
         true="1" if dialect == "sqlite" else "TRUE",
@@ -149,16 +178,23 @@ def rescore_range(
 
 
 def rescore_in(
-    conn: Connection, *, lo: int, hi: int, reason: str, now: datetime, run_id: int | None
+    conn: Connection,
+    *,
+    lo: int,
+    hi: int,
+    reason: str,
+    now: datetime,
+    run_id: int | None,
+    where: str = "",
 ) -> RescoreStats:
-    """Rescore ids lo..hi inside the caller's write transaction (see the module docstring)."""
+    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction."""
     stats = RescoreStats()
     with Session(bind=conn) as session:
         version, model = current_model(session=session)
         session.flush()
     assert version.id is not None
     started = time.perf_counter()
-    data = _load(conn, lo, hi)
+    data = _load(conn, lo, hi, where)
     stats.load_s = time.perf_counter() - started
     stats.cases = len(data)
     if not stats.cases:

@@ -38,7 +38,13 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services.errors import NotFound
-from tasking.services.rescore import RescoreStats, board_id_range, id_chunks, rescore_in
+from tasking.services.rescore import (
+    RescoreStats,
+    board_id_range,
+    filter_sql,
+    id_chunks,
+    rescore_in,
+)
 from tasking.services.scores import current_model
 
 DEFAULT_CHUNK = 20_000
@@ -56,6 +62,7 @@ def start_run(
     reason: str = "",
     run_date: date | None = None,
     task_id: str | None = None,
+    board_filter: dict[str, Any] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     now: datetime | None = None,
 ) -> ScoringRun | None:
@@ -64,7 +71,7 @@ def start_run(
     With a `task_id`, a redelivered task gets the run it already started.
     """
     now = now or utcnow()
-    bounds = board_id_range(engine)
+    bounds = board_id_range(engine, filter_sql(board_filter))
     with writer(engine).connect() as conn, conn.begin(), Session(bind=conn) as session:
         if task_id is not None:
             existing = session.exec(
@@ -77,6 +84,7 @@ def start_run(
         run = ScoringRun(
             kind=kind, run_date=run_date, reason=reason[:200], model_version_id=pk(version),
             as_of=now, started_at=now, task_id=task_id,
+            board_filter=json.dumps(board_filter or {}, sort_keys=True),
         )  # fmt: skip
         try:
             with session.begin_nested():
@@ -122,8 +130,9 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
         if run.status != "running":
             return chunk.run_id, None
         stats = rescore_in(
-            conn, lo=chunk.lo, hi=chunk.hi, reason=run.kind, now=run.as_of, run_id=run.id
-        )
+            conn, lo=chunk.lo, hi=chunk.hi, reason=run.kind, now=run.as_of, run_id=run.id,
+            where=filter_sql(json.loads(run.board_filter)),
+        )  # fmt: skip
         conn.execute(
             update(RunChunk)
             .where(col(RunChunk.id) == chunk_id)

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from tasking.db import session_scope
 from tasking.models import Case, CaseScore, RankSnapshot, RunChunk, ScoreHistory, ScoringRun, utcnow
 from tasking.services.cases import submit_asset_request
-from tasking.services.errors import NotFound
+from tasking.services.errors import Invalid, NotFound
 from tasking.services.runs import (
     chunk_ids,
     decode_snapshot,
@@ -168,3 +168,26 @@ def test_rank_moves_reports_rank_changes_for_cases_in_both() -> None:
     assert moves["before"].tolist() == [1, 3]
     assert moves["after"].tolist() == [2, 1]
     assert moves["delta"].tolist() == [-1, 2]
+
+
+def test_filtered_run_rescores_only_that_board(
+    engine: Engine, org: Org, request_data: RequestData, cases: list[int]
+) -> None:
+    with session_scope(engine) as session:
+        other = submit_asset_request(
+            session=session, actor=org.users["bcu_b"], data=request_data(assessment=HIGH)
+        ).id
+    run = start_run(engine=engine, kind="rescore", board_filter={"bcu_id": org.bcu_b.id},
+                    now=utcnow() + timedelta(days=200))  # fmt: skip
+    assert run is not None
+    assert run.id is not None
+    for chunk in chunk_ids(engine=engine, run_id=run.id):
+        run_chunk(engine=engine, chunk_id=chunk)
+    with Session(engine) as session:
+        versions = dict(session.exec(select(CaseScore.case_id, CaseScore.score_version)).all())
+    assert versions.pop(other) == 2
+    assert set(versions.values()) == {1}  # BCU A's twelve cases untouched
+    with pytest.raises(Invalid):
+        start_run(engine=engine, kind="rescore", board_filter={"bcu_id": "1; DROP TABLE x"})
+    with pytest.raises(Invalid):
+        start_run(engine=engine, kind="rescore", board_filter={"state": "open"})

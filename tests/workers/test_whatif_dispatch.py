@@ -78,7 +78,7 @@ def add_then_fail(engine: Engine) -> None:
     """Queue a task in a transaction that then fails (and so rolls back)."""
     with session_scope(engine) as session:
         session.add(Unit(code="BCU-R", name="Romeo BCU", kind=UnitKind.BCU.value))
-        dispatch.enqueue_after_commit(session, "scoring.rescore_queue", "never", "model")
+        dispatch.enqueue_after_commit(session, "scoring.rescore_queue", "all", "never", "model")
         raise RuntimeError("roll back")
 
 
@@ -86,15 +86,14 @@ def add_then_fail(engine: Engine) -> None:
 def test_enqueue_after_commit_sends_on_commit_only(engine: Engine, broker: redis.Redis) -> None:
     with session_scope(engine) as session:
         session.add(Unit(code="BCU-Q", name="Quebec BCU", kind=UnitKind.BCU.value))
-        dispatch.enqueue_after_commit(session, "scoring.rescore_queue", "model published", "model")
+        dispatch.enqueue_after_commit(
+            session, "scoring.rescore_queue", "all", "model published", "model"
+        )
         assert broker.llen("scoring") == 0  # nothing before the commit
     assert broker.llen("scoring") == 1
     message = json.loads(broker.lindex("scoring", 0))  # type: ignore[arg-type]
     assert message["headers"]["task"] == "scoring.rescore_queue"
-    assert json.loads(base64.b64decode(message["body"]))[0] == [
-        "model published",
-        "model",
-    ]
+    assert json.loads(base64.b64decode(message["body"]))[0] == ["all", "model published", "model"]
     with pytest.raises(RuntimeError):
         add_then_fail(engine)
     assert broker.llen("scoring") == 1  # the rolled-back transaction sent nothing

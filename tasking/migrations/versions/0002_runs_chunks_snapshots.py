@@ -58,6 +58,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('chunks_total', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('chunks_done', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('task_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
+        batch_op.add_column(sa.Column('board_filter', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False, server_default='{}'))
         batch_op.create_unique_constraint('uq_scoring_run_task_id', ['task_id'])
 
     # ### end Alembic commands ###
@@ -69,6 +70,7 @@ def downgrade() -> None:
         batch_op.drop_column('chunks_done')
         batch_op.drop_column('chunks_total')
         batch_op.drop_constraint('uq_scoring_run_task_id', type_='unique')
+        batch_op.drop_column('board_filter')
         batch_op.drop_column('task_id')
         batch_op.drop_column('as_of')
 

@@ -1,0 +1,46 @@
+"""`tasking generate`: bulk fictional cases for benchmarks and for a board under load."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from tqdm import tqdm
+
+from config.settings import load_settings
+from tasking.db import engine_from_settings
+from tasking.services.errors import DomainError
+from tasking.services.generator import generate_cases
+
+
+@click.command()
+@click.option(
+    "--cases", "count", type=click.IntRange(min=1), required=True, help="How many cases to add."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Cases per transaction.",
+)
+def generate(count: int, seed: int, batch: int) -> None:
+    """Add COUNT fictional, scored cases to the configured database (after `tasking seed-demo`)."""
+    engine = engine_from_settings(load_settings())
+    started = time.perf_counter()
+    try:
+        # The bar goes to stderr and hides itself when stderr is not a terminal.
+        with tqdm(total=count, unit="case", unit_scale=True, disable=None) as bar:
+
+            def advance(cases: int) -> None:
+                bar.update(cases)
+
+            generate_cases(engine=engine, count=count, seed=seed, batch=batch, progress=advance)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    rate = count / seconds if seconds else 0.0
+    click.echo(f"generated {count:,} fictional cases in {seconds:.1f} s ({rate:,.0f} cases/s)")
