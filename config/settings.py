@@ -51,6 +51,7 @@ def load_settings() -> Settings:
         model_file=Path(env.get("TASKING_MODEL_FILE", DEFAULT_MODEL_FILE)),
         db_pool_size=int(env.get("TASKING_DB_POOL_SIZE", "5")),
         db_pool_timeout=float(env.get("TASKING_DB_POOL_TIMEOUT", "3")),
+        sqlite_busy_timeout_ms=int(env.get("TASKING_SQLITE_BUSY_TIMEOUT_MS", "15000")),
         rescore_chunk_size=int(env.get("TASKING_RESCORE_CHUNK", "20000")),
         embedded_redis_port=int(env.get("TASKING_REDIS_PORT", "6391")),
         task_time_limit_s=int(env.get("TASKING_TASK_TIME_LIMIT", "45")),
