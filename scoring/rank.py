@@ -39,6 +39,8 @@ def _as_1d(name: str, values: Any, n: int, dtype: Any) -> np.ndarray:
 def _primary_key(priority: np.ndarray, threat: np.ndarray) -> npt.NDArray[np.uint64]:
     if priority.size and not (np.isfinite(priority).all() and (priority >= 0).all()):
         raise ValueError("priority: must be finite and >= 0")
+    if threat.size and (threat.min() < 0 or threat.max() > 1):
+        raise ValueError("threat: must be 0 or 1")
     # + 0.0 turns any -0.0 into +0.0 so equal priorities have equal bits.
     bits = (priority + 0.0).view(np.uint64)
     key = bits | (threat.astype(np.uint64) << np.uint64(63))

@@ -190,3 +190,10 @@ def test_rank_order_rejects_length_mismatch_naming_column(name: str) -> None:
 def test_rank_order_rejects_two_dimensional_priority() -> None:
     with pytest.raises(ValueError, match="priority"):
         rank_order([[1.0, 2.0]], [0, 0], [0, 0])
+
+
+def test_rank_order_rejects_threat_flags_other_than_0_or_1() -> None:
+    with pytest.raises(ValueError, match="threat"):
+        rank_order([1.0, 2.0], [0, 2], [3, 3])
+    with pytest.raises(ValueError, match="threat"):
+        top_k(1, [1.0, 2.0], [-1, 0], [3, 3])
