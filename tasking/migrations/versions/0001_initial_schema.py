@@ -200,7 +200,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('case_id')
     )
     with op.batch_alter_table('case_score', schema=None) as batch_op:
-        batch_op.create_index('ix_case_score_board', ['bk_threat', 'bk_priority', 'bk_position', 'bk_deadline', 'bk_submitted', 'case_id'], unique=False, sqlite_where=sa.text('on_board = 1'), postgresql_where=sa.text('on_board'))
+        batch_op.create_index('ix_case_score_board', ['bk_threat', 'bk_priority', 'bk_position', 'bk_deadline', 'bk_submitted', 'case_id', 'bcu_id', 'hub_id', 'theme_id', 'band', 'kind'], unique=False, sqlite_where=sa.text('on_board = 1'), postgresql_where=sa.text('on_board'))
 
     op.create_table('decision',
     sa.Column('id', sa.Integer(), nullable=False),
