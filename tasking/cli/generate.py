@@ -26,7 +26,7 @@ from tasking.services.generator import generate_cases
     help="Cases per transaction.",
 )
 def generate(count: int, seed: int, batch: int) -> None:
-    """Add COUNT fictional, scored cases to the configured database (after `tasking seed-demo`)."""
+    """Add N fictional, scored cases (--cases N) to the database; run `tasking seed-demo` first."""
     engine = engine_from_settings(load_settings())
     started = time.perf_counter()
     try:

@@ -168,8 +168,8 @@ class RankSnapshot(SQLModel, table=True):
     """The whole board's order at one moment (nightly or a tasking meeting), compactly stored.
 
     `case_ids` holds the open case ids in board order as zlib-compressed
-    little-endian int64: rank = position + 1. One row per snapshot keeps a
-    nightly snapshot of a million cases to a single small write.
+    little-endian int64 (rank = position + 1) and `priorities` their priorities;
+    one row per snapshot keeps a nightly snapshot of a million cases to one write.
     """
 
     __tablename__ = "rank_snapshot"
@@ -180,3 +180,4 @@ class RankSnapshot(SQLModel, table=True):
     taken_at: datetime = Field(default_factory=utcnow, index=True)
     cases: int = 0
     case_ids: bytes = Field(sa_type=LargeBinary)
+    priorities: bytes = Field(sa_type=LargeBinary)  # zlib float64, same order as case_ids

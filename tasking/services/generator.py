@@ -154,6 +154,7 @@ class _Org:
 
 
 def _load_org(engine: Engine, rng: np.random.Generator) -> _Org:
+    """The units, themes, users, assets and current model that cases will point at."""
     with session_scope(engine) as session:
         units = session.exec(select(Unit)).all()
         themes = session.exec(select(Theme).order_by(Theme.id)).all()  # type: ignore[arg-type]
@@ -275,10 +276,19 @@ class _Batch:
     n: int
 
 
-def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -> _Batch:
-    """Draw one batch of fictional cases and score it with one engine call; NULLs as `null`."""
-    kind_index = rng.choice(3, n, p=KIND_P)
-    kind = kind_index + 1  # CaseKind values
+@dataclass
+class _Assessed:
+    """A batch's MoRiLE inputs, intelligence times and scores."""
+
+    inputs: dict[str, Ints]
+    intel_us: Ints
+    ages: npt.NDArray[np.floating[Any]]
+    scores: dict[str, npt.NDArray[Any]]
+
+
+def _assess(rng: np.random.Generator, org: _Org, kind_index: Ints, now_us: int) -> _Assessed:
+    """Skewed MoRiLE inputs and intelligence ages, scored in one score_arrays call."""
+    n = len(kind_index)
     serious = rng.random(n) < SERIOUS_P[kind_index]
     # A latent seriousness drives all harms together: most cases are routine, a few grave.
     severity = np.where(serious, rng.beta(4.0, 2.5, n), rng.beta(1.2, 4.0, n))
@@ -306,6 +316,32 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
     )
     engine_columns = {key: inputs[key].astype(np.int8) for key in scoring.INTEGER_KEYS}
     scores = scoring.score_arrays({**engine_columns, "A": ages}, model=org.model)
+    return _Assessed(inputs=inputs, intel_us=intel_us, ages=ages, scores=scores)
+
+
+def _titles(
+    rng: np.random.Generator, org: _Org, kind: Ints, asset_index: Ints
+) -> tuple[Objects, Objects]:
+    """Made-up codenames and titles: "Op AMBER KITE", "dogs on cuckooing", "..., east BCU"."""
+    n = len(kind)
+    is_request = kind == 3
+    adjectives, nouns = np.array(ADJECTIVES, dtype=object), np.array(NOUNS, dtype=object)
+    codename = "Op " + _pick(rng, adjectives, n) + " " + _pick(rng, nouns, n)
+    subject = _pick(rng, np.array(SUBJECTS, dtype=object), n)
+    phrases = np.array([ASSET_PHRASES.get(str(t), str(t)) for t in org.asset_types], object)
+    connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
+    request_title = phrases[asset_index] + connector + subject
+    intel_title = subject + ", " + _pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
+    title = np.where(kind == 1, codename, np.where(is_request, request_title, intel_title))
+    return codename, title
+
+
+def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -> _Batch:
+    """Draw one batch of fictional cases and score it with one engine call; NULLs as `null`."""
+    kind_index = rng.choice(3, n, p=KIND_P)
+    kind = kind_index + 1  # CaseKind values
+    assessed = _assess(rng, org, kind_index, now_us)
+    inputs, scores = assessed.inputs, assessed.scores
 
     state_index = rng.choice(len(STATE_P), n, p=np.array(list(STATE_P.values())))
     state = np.array([s.value for s in STATE_P], dtype=object)[state_index]
@@ -349,14 +385,7 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
     deadline = _dates(today + rng.integers(-14, 121, n), null, has_deadline)
     review = _dates(submitted_us // US_PER_DAY + rng.integers(28, 121, n), null, ~is_draft)
 
-    adjectives, nouns = np.array(ADJECTIVES, dtype=object), np.array(NOUNS, dtype=object)
-    codename = "Op " + _pick(rng, adjectives, n) + " " + _pick(rng, nouns, n)
-    subject = _pick(rng, np.array(SUBJECTS, dtype=object), n)
-    phrases = np.array([ASSET_PHRASES.get(str(t), str(t)) for t in org.asset_types], object)
-    connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
-    request_title = phrases[asset_index] + connector + subject
-    intel_title = subject + ", " + _pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
-    title = np.where(kind == 1, codename, np.where(is_request, request_title, intel_title))
+    codename, title = _titles(rng, org, kind, asset_index)
     closed = state_index == list(STATE_P).index(State.CLOSED)
     outcome = _or_null(_pick(rng, np.array(OUTCOMES, dtype=object), n), null, closed)
     moderation = np.where(
@@ -391,7 +420,7 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
         "updated_at": np.where(moderated, moderated_at, listed_at),
         **{key.lower(): inputs[key] for key in scoring.INTEGER_KEYS},
         "vector": vector,
-        "intel_at": _stamps(intel_us, null),
+        "intel_at": _stamps(assessed.intel_us, null),
         "assessed_by_id": staff,
         "assessed_at": listed_at,
         "moderation": moderation,
@@ -402,7 +431,7 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
         "total_harm": scores["total_harm"],
         "risk": scores["risk"],
         "freshness": scores["freshness"],
-        "age_days": ages,
+        "age_days": assessed.ages,
         "priority": priority,
         "band": scores["band"].astype(np.int64),
         "position": position,

@@ -47,7 +47,8 @@ _LOAD_SQL = """
 SELECT a.case_id, {packed} AS packed, {epoch} AS intel_epoch,
        s.priority, s.band, s.position, s.model_version_id, s.score_version, s.freshness
 FROM assessment a JOIN case_score s ON s.case_id = a.case_id
-WHERE s.on_board = {true} AND a.case_id BETWEEN {lo} AND {hi} AND s.case_id BETWEEN {lo} AND {hi}{where}
+WHERE s.on_board = {true} AND a.case_id BETWEEN {lo} AND {hi}
+  AND s.case_id BETWEEN {lo} AND {hi}{where}
 """
 _LOAD_DTYPE = np.dtype(
     [

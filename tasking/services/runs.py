@@ -231,51 +231,72 @@ def _band_movers(conn: Connection, run_id: int) -> list[dict[str, Any]]:
     return [{"case_id": r[0], "reference": r[1], "why": r[2]} for r in rows]
 
 
-def board_order_ids(conn: Connection) -> np.ndarray:
-    """Every open case id in board order, straight off the board index."""
+def board_order(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
+    """Every open case id in board order, with its priority, straight off the board index."""
     order = ", ".join(BOARD_ORDER)
     truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
     rows = fetch_rows(
-        conn, f"SELECT case_id FROM case_score WHERE on_board = {truth} ORDER BY {order}"
+        conn, f"SELECT case_id, priority FROM case_score WHERE on_board = {truth} ORDER BY {order}"
     )
-    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    data = np.fromiter(rows, dtype=[("id", np.int64), ("priority", np.float64)], count=len(rows))
+    return data["id"], data["priority"]
+
+
+def _pack(values: np.ndarray, dtype: str) -> bytes:
+    return zlib.compress(values.astype(dtype).tobytes(), 1)
 
 
 def take_snapshot(
     conn: Connection, *, run_id: int | None, kind: str, taken_at: datetime
-) -> list[dict[str, int]]:
+) -> list[dict[str, Any]]:
     """Store the board order; returns the biggest rank moves since the last snapshot of its kind."""
-    ids = board_order_ids(conn)
+    ids, priorities = board_order(conn)
     previous = conn.execute(
-        select(col(RankSnapshot.case_ids))
+        select(col(RankSnapshot.case_ids), col(RankSnapshot.priorities))
         .where(col(RankSnapshot.kind) == kind)
         .order_by(col(RankSnapshot.taken_at).desc(), col(RankSnapshot.id).desc())
         .limit(1)
-    ).scalar()
+    ).first()
     conn.execute(
         SNAPSHOTS.insert().values(
             run_id=run_id, kind=kind, taken_at=taken_at, cases=len(ids),
-            case_ids=zlib.compress(ids.astype("<i8").tobytes(), 1),
+            case_ids=_pack(ids, "<i8"), priorities=_pack(priorities, "<f8"),
         )
     )  # fmt: skip
     if previous is None:
         return []
-    moves = rank_moves(decode_snapshot(previous), ids)
-    top = np.argsort(-np.abs(moves["delta"]), kind="stable")[:TOP_MOVERS]
-    return [
-        {
-            "case_id": int(moves["case_id"][i]),
-            "from": int(moves["before"][i]),
-            "to": int(moves["after"][i]),
-        }
-        for i in top
-        if moves["delta"][i] != 0
+    before_ids, before_priorities = decode_snapshot(previous[0]), decode_priorities(previous[1])
+    moves = rank_moves(before_ids, ids)
+    top = [
+        i
+        for i in np.argsort(-np.abs(moves["delta"]), kind="stable")[:TOP_MOVERS]
+        if moves["delta"][i]
     ]
+    result = []
+    for i in top:
+        was = float(before_priorities[moves["before"][i] - 1])
+        now = float(priorities[moves["after"][i] - 1])
+        rank_from, rank_to = int(moves["before"][i]), int(moves["after"][i])
+        why = f"rank {rank_from} -> {rank_to}: "
+        why += (
+            f"priority {was:.1f} -> {now:.1f}"
+            if round(was, 1) != round(now, 1)
+            else f"priority unchanged at {now:.1f}; cases around it moved"
+        )
+        result.append(
+            {"case_id": int(moves["case_id"][i]), "from": rank_from, "to": rank_to, "why": why}
+        )
+    return result
 
 
 def decode_snapshot(blob: bytes) -> np.ndarray:
     """Case ids in board order from a stored snapshot."""
     return np.frombuffer(zlib.decompress(blob), dtype="<i8").astype(np.int64)
+
+
+def decode_priorities(blob: bytes) -> np.ndarray:
+    """The priorities stored beside a snapshot's case ids, in the same order."""
+    return np.frombuffer(zlib.decompress(blob), dtype="<f8").astype(np.float64)
 
 
 def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:

@@ -13,7 +13,16 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from tasking.db import session_scope
-from tasking.models import Case, CaseScore, RankSnapshot, RunChunk, ScoreHistory, ScoringRun, utcnow
+from tasking.models import (
+    Assessment,
+    Case,
+    CaseScore,
+    RankSnapshot,
+    RunChunk,
+    ScoreHistory,
+    ScoringRun,
+    utcnow,
+)
 from tasking.services.cases import submit_asset_request
 from tasking.services.errors import Invalid, NotFound
 from tasking.services.runs import (
@@ -133,8 +142,13 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
         run_chunk(engine=engine, chunk_id=chunk)
     assert finish_if_complete(engine=engine, run_id=first.id)
     assert not finish_if_complete(engine=engine, run_id=first.id)  # once only
-    later = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 2),
-                      now=utcnow() + timedelta(days=200))  # fmt: skip
+    later_now = utcnow() + timedelta(days=200)
+    with session_scope(engine) as session:
+        fresh = session.get(Assessment, cases[-1])  # the last of the six P1 cases, ranked 6th
+        assert fresh is not None
+        fresh.intel_at = later_now  # new intelligence: it alone keeps its priority
+        session.add(fresh)
+    later = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 2), now=later_now)
     assert later is not None
     assert later.id is not None
     for chunk in chunk_ids(engine=engine, run_id=later.id):
@@ -145,10 +159,15 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
         assert run is not None
         assert run.status == "completed"
         summary = json.loads(run.summary)
-        assert summary["bands"] == {"P0": 0, "P1": 0, "P2": 6, "P3": 6}
-        assert len(summary["movers"]) == 6
+        assert summary["bands"] == {"P0": 0, "P1": 1, "P2": 5, "P3": 6}
+        assert len(summary["movers"]) == 5
         assert all("P1 -> P2" in m["why"] for m in summary["movers"])
         assert summary["overdue_reviews"] == [cases[0]]
+        # the aged P1 cases dropped below the fresh low cases' ... and each move is explained
+        assert summary["rank_moves"]
+        assert all(
+            m["why"].startswith(f"rank {m['from']} -> {m['to']}: ") for m in summary["rank_moves"]
+        )
         snapshots = session.exec(select(RankSnapshot).order_by(RankSnapshot.id)).all()
         assert [s.cases for s in snapshots] == [12, 12]
         order = decode_snapshot(snapshots[-1].case_ids).tolist()

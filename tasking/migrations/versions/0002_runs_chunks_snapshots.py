@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('taken_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('cases', sa.Integer(), nullable=False),
     sa.Column('case_ids', sa.LargeBinary(), nullable=False),
+    sa.Column('priorities', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['scoring_run.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('run_id')
