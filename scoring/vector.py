@@ -21,6 +21,7 @@ __all__ = [
     "VECTOR_PREFIX",
     "Inputs",
     "VectorError",
+    "format_age",
     "format_vector",
     "parse_vector",
 ]
@@ -137,7 +138,8 @@ def parse_vector(text: str) -> Inputs:
     return Inputs(**values)  # type: ignore[arg-type]
 
 
-def _format_age(age: float) -> str:
+def format_age(age: float) -> str:
+    """The canonical text of an age in days: whole days without a point, else the shortest repr."""
     if age.is_integer() and abs(age) < 1e15:
         return str(int(age))
     return repr(age)
@@ -151,5 +153,5 @@ def format_vector(values: Mapping[str, float | int]) -> str:
         parts.append(f"{key}:{CONFIDENCE_LEVELS[value]}" if key == "Cf" else f"{key}:{value}")
     age = float(values.get("A", 0.0))
     if age != 0.0:
-        parts.append(f"A:{_format_age(age)}")
+        parts.append(f"A:{format_age(age)}")
     return "/".join(parts)

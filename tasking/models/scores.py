@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import Float, Index, LargeBinary, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-import scoring
+from scoring.vector import format_age
 from tasking.models.base import utcnow
 
 NO_DEADLINE = date(9999, 12, 31)
@@ -73,8 +73,10 @@ class CaseScore(SQLModel, table=True):
     @property
     def scored_vector(self) -> str:
         """The exact vector that produced this score (inputs plus the age used)."""
-        inputs = scoring.parse_vector(self.vector).as_dict()
-        return scoring.format_vector({**inputs, "A": self.age_days})
+        # The stored vector is canonical and A comes last, so appending it is exact.
+        if self.age_days == 0:
+            return self.vector
+        return f"{self.vector}/A:{format_age(self.age_days)}"
 
 
 class ScoreHistory(SQLModel, table=True):
