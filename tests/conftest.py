@@ -15,7 +15,6 @@ from tests.support import start_or_skip
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.redis import ThrowawayRedis
 
-
 # Importing the Celery app must never start the embedded Redis from a test run:
 # tests that need a broker start their own and pass its URL explicitly.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:9/0")

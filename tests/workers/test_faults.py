@@ -1,0 +1,414 @@
+"""RELIABILITY C2-C5 with real processes: Celery workers, a Redis server, SQLite and PostgreSQL.
+
+Each test starts its own Redis (tests.support.redis.ThrowawayRedis) and real
+`celery -A workers worker` subprocesses (tests/workers/live.py) on a copy of
+a database holding a few thousand generated cases and a new model version,
+so every rescore changes every open case (tests/workers/livedb.py). Nothing
+in production code is slowed down or hooked: a chunk is caught mid-way by
+watching the database for its transaction, and faults are real signals,
+real server restarts and real locks. Every wait is bounded; worker logs are
+printed when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tasking.db import make_engine, session_scope
+from tasking.services.scores import publish_model_text
+from tests.support import start_or_skip
+from tests.support.postgres import ThrowawayPostgres
+from tests.support.redis import ThrowawayRedis
+from tests.workers.live import ROOT, Crew, client_for, received, send_chunks, wait_for, worker_env
+from tests.workers.livedb import (
+    MODEL_V3,
+    WAIT,
+    LiveDb,
+    build_template,
+    kill_mid_chunk,
+    new_run,
+    wait_finished,
+)
+from workers.tasks import MAX_RETRIES
+
+pytestmark = pytest.mark.slow
+
+CASES = 30_000  # about 25,500 open: three chunks of a few tenths of a second each
+CHUNK = 10_000
+PG_TEMPLATE = "tasking_live_template"
+_numbers = itertools.count(1)
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite_live_template(tmp_path_factory: pytest.TempPathFactory, password_hash: str) -> Path:
+    path = tmp_path_factory.mktemp("live") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    build_template(engine, cases=CASES, password_hash=password_hash)
+    engine.dispose()  # checkpoints the WAL into the file before it is copied
+    return path
+
+
+@pytest.fixture(scope="module")
+def pg_live_template(postgres_server: ThrowawayPostgres, password_hash: str) -> str:
+    engine = make_engine(postgres_server.create_database(PG_TEMPLATE, replace=True))
+    build_template(engine, cases=CASES, password_hash=password_hash)
+    engine.dispose()
+    return PG_TEMPLATE
+
+
+@pytest.fixture(params=["sqlite"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveDb]:
+    """A copy of the live template (SQLite unless the test parametrises `db` indirectly)."""
+    if request.param == "sqlite":
+        path = tmp_path / "tasking.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_live_template"), path)
+        url = f"sqlite:///{path}"
+        live = LiveDb(url=url, engine=make_engine(url), path=path)
+        yield live
+        live.engine.dispose()
+        return
+    server: ThrowawayPostgres = request.getfixturevalue("postgres_server")
+    name = f"live_{next(_numbers)}"
+    url = server.create_database(name, template=request.getfixturevalue("pg_live_template"))
+    live = LiveDb(url=url, engine=make_engine(url))
+    yield live
+    live.engine.dispose()
+    server.drop_database(name)
+
+
+@pytest.fixture
+def broker() -> Iterator[ThrowawayRedis]:
+    """This test's own Redis server (append-only file on, fsync every second)."""
+    server = start_or_skip(ThrowawayRedis())
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def crew(tmp_path: Path) -> Iterator[Crew]:
+    workers = Crew(tmp_path)
+    try:
+        yield workers
+    finally:
+        workers.kill()
+        print(workers.tails())  # shown by pytest only when the test failed
+
+
+# --- C2: kill -9 mid-rescore ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_c2_killed_pool_child_chunk_redelivered_and_done_once(
+    db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
+) -> None:
+    """kill -9 of the child running a chunk: the worker requeues it (reject_on_worker_lost).
+
+    The visibility timeout is 60 s and every wait is shorter, so the redelivery
+    can only come from the requeue on the lost worker, not from a restore.
+    """
+    env = worker_env(database_url=db.url, redis_url=broker.url, instance=tmp_path,
+                     visibility_timeout=60, time_limit=30)  # fmt: skip
+    worker = crew.start("w1", env)
+    bands = db.bands()
+    run_id, chunks = new_run(db, chunk=CHUNK)
+    assert len(chunks) == 3
+    with client_for(broker.url) as client:
+        task_ids = send_chunks(client, chunks)
+    kill_mid_chunk(db, run_id, worker.kill_child, crew)
+    wait_finished(db, run_id, crew, timeout=30)
+    assert worker.running
+    assert crew.count(r"exited with 'signal 9 \(SIGKILL\)'") == 1
+    assert [received(crew.workers, t) for t in task_ids] == [2, 1, 1]  # the first was killed
+    db.assert_done_once(run_id, bands)
+
+
+def test_c2_killed_whole_worker_message_restored_and_done_once(
+    db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
+) -> None:
+    """kill -9 of the whole worker: the unacked message is restored after the visibility timeout."""
+    env = worker_env(database_url=db.url, redis_url=broker.url, instance=tmp_path,
+                     visibility_timeout=8, time_limit=7)  # fmt: skip
+    first = crew.start("w1", env)
+    bands = db.bands()
+    run_id, chunks = new_run(db, chunk=CHUNK)
+    with client_for(broker.url) as client:
+        task_ids = send_chunks(client, chunks)
+    kill_mid_chunk(db, run_id, first.kill, crew)
+    assert not first.running
+    with broker.client() as redis:  # the killed chunk's message waits out its visibility timeout
+        unacked = [json.loads(raw)[0]["headers"]["id"] for raw in redis.hvals("unacked")]
+    assert unacked == task_ids[:1]
+    second = crew.start("w2", env)
+    wait_finished(db, run_id, crew)
+    assert [received([first], t) for t in task_ids] == [1, 0, 0]
+    assert [received([second], t) for t in task_ids] == [1, 1, 1]
+    db.assert_done_once(run_id, bands)
+
+
+# --- C3: Redis restart with queued work -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("how", "appendfsync"), [("clean", "everysec"), ("kill", "always"), ("kill", "everysec")]
+)
+def test_c3_queued_work_survives_redis_restart(
+    db: LiveDb, crew: Crew, tmp_path: Path, how: str, appendfsync: str
+) -> None:
+    server = start_or_skip(ThrowawayRedis(appendfsync=appendfsync))
+    try:
+        bands = db.bands()
+        run_id, chunks = new_run(db, chunk=CHUNK)
+        with client_for(server.url) as client:
+            send_chunks(client, chunks)
+        with server.client() as redis:
+            assert redis.llen("scoring") == len(chunks)
+        if appendfsync == "everysec" and how == "kill":
+            time.sleep(1.1)  # everysec promises the file is at most one second behind
+        server.stop(kill=how == "kill")
+        server.start()
+        with server.client() as redis:
+            assert redis.llen("scoring") == len(chunks)
+        env = worker_env(database_url=db.url, redis_url=server.url, instance=tmp_path)
+        crew.start("w1", env)
+        wait_finished(db, run_id, crew)
+        db.assert_done_once(run_id, bands)
+    finally:
+        crew.kill()  # before the server goes, or they would keep retrying it
+        server.close()
+
+
+def test_c3_running_worker_resumes_after_redis_kill(db: LiveDb, crew: Crew, tmp_path: Path) -> None:
+    server = start_or_skip(ThrowawayRedis(appendfsync="always"))
+    try:
+        env = worker_env(database_url=db.url, redis_url=server.url, instance=tmp_path)
+        worker = crew.start("w1", env)
+        server.stop(kill=True)
+        wait_for(
+            lambda: worker.count(r"Cannot connect to redis|Connection to broker lost") > 0,
+            timeout=WAIT,
+            what="the worker to notice the broker is gone",
+            details=crew.tails,
+        )
+        server.start()
+        bands = db.bands()
+        run_id, chunks = new_run(db, chunk=CHUNK)
+        with client_for(server.url) as client:
+            send_chunks(client, chunks)
+        wait_finished(db, run_id, crew)
+        assert worker.running
+        db.assert_done_once(run_id, bands)
+    finally:
+        crew.kill()
+        server.close()
+
+
+# --- C4: one nightly run per date -------------------------------------------------------
+
+SENDER = """
+import sys, time
+from tests.workers.live import celery_client
+url, day, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+client = celery_client(url)
+while time.time() < at:
+    time.sleep(0.001)
+print(client.send_task("scoring.nightly_run", args=[day]).id)
+client.close()
+"""
+
+
+def test_c4_double_nightly_trigger_gives_one_completed_run(
+    db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
+) -> None:
+    """Two senders trigger the same date at the same moment, to two workers; then a third."""
+    day = "2031-03-14"
+    env = worker_env(database_url=db.url, redis_url=broker.url, instance=tmp_path)
+    crew.start("w1", env)
+    crew.start("w2", env)
+    bands = db.bands()
+    at = time.time() + 3.0  # both senders are connected by then
+    argv = [sys.executable, "-c", SENDER, broker.url, day, str(at)]
+    senders = [
+        subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        outputs = [sender.communicate(timeout=WAIT) for sender in senders]
+    finally:
+        for sender in senders:
+            if sender.poll() is None:
+                sender.kill()
+                sender.communicate()
+    assert [s.returncode for s in senders] == [0, 0], outputs
+    task_ids = [out.strip() for out, _ in outputs]
+
+    def handled(ids: list[str]) -> bool:
+        return all(crew.count(rf"nightly_run\[{t}\] succeeded") == 1 for t in ids)
+
+    wait_for(lambda: handled(task_ids), timeout=WAIT, what="both triggers", details=crew.tails)
+    runs = db.all("SELECT id, run_date FROM scoring_run")
+    assert len(runs) == 1
+    run_id, run_date = runs[0].id, runs[0].run_date
+    assert str(run_date) == day
+    wait_finished(db, run_id, crew)
+    assert crew.count(rf"nightly run {run_id} \({day}\): 3 chunks") == 1
+    assert crew.count(rf"nightly run {day}.*skipped") == 1
+    with client_for(broker.url) as client:
+        third = client.send_task("scoring.nightly_run", args=[day]).id
+    wait_for(lambda: handled([third]), timeout=WAIT, what="the third trigger", details=crew.tails)
+    assert crew.count(rf"nightly run {day} already exists; skipped") >= 1
+    assert len(db.all("SELECT id FROM scoring_run")) == 1
+    db.assert_done_once(run_id, bands)
+
+
+# --- C5: retries ------------------------------------------------------------------------
+
+
+def test_c5_sqlite_locked_is_retried_with_backoff_then_done_once(
+    db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
+) -> None:
+    """Another connection holds the write lock longer than the busy timeout, then lets go."""
+    assert db.path is not None
+    env = worker_env(database_url=db.url, redis_url=broker.url, instance=tmp_path,
+                     visibility_timeout=20, time_limit=15,
+                     TASKING_SQLITE_BUSY_TIMEOUT_MS="300")  # fmt: skip
+    crew.start("w1", env)
+    bands = db.bands()
+    run_id, chunks = new_run(db, chunk=CASES + 100)
+    (chunk,) = chunks
+    lock = db.engine.raw_connection()
+    try:
+        lock.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        with client_for(broker.url) as client:
+            (task_id,) = send_chunks(client, chunks)
+        wait_for(
+            lambda: crew.count(rf"\[{task_id}\] retry: Retry in 2s") == 1,
+            timeout=WAIT, what="two failed attempts", details=crew.tails,
+        )  # fmt: skip
+    finally:
+        lock.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
+        lock.close()
+    wait_finished(db, run_id, crew)
+    assert crew.count(rf"\[{task_id}\] retry: Retry in 1s: OperationalError.*locked") == 1
+    assert crew.count(rf"\[{task_id}\] retry: Retry in 2s: OperationalError.*locked") == 1
+    assert crew.count(rf"\[{task_id}\] retry: Retry in 4s") == 0
+    assert received(crew.workers, task_id) == 3
+    # The failures could not be noted (the lock that failed the chunk also blocks the note).
+    assert crew.count(rf"rescore_chunk {chunk}: could not record the failure") == 2
+    db.assert_done_once(run_id, bands)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_c5_postgres_lock_timeout_retried_then_exhausted_retries_recorded(
+    db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
+) -> None:
+    """A row lock outlasting lock_timeout (set in DATABASE_URL) fails the chunk's bulk update."""
+    env = worker_env(database_url=f"{db.url}?options=-c%20lock_timeout%3D300",
+                     redis_url=broker.url, instance=tmp_path,
+                     visibility_timeout=20, time_limit=15)  # fmt: skip
+    crew.start("w1", env)
+    bands = db.bands()
+    locked_case = min(bands)
+
+    @contextlib.contextmanager
+    def row_locked() -> Iterator[None]:
+        with db.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql(
+                f"SELECT 1 FROM case_score WHERE case_id = {locked_case} FOR UPDATE"
+            )
+            yield
+
+    # A transient failure: retried with backoff, then done once when the lock is gone.
+    run_id, (chunk,) = new_run(db, chunk=CASES + 100)
+    with row_locked(), client_for(broker.url) as client:
+        (task_id,) = send_chunks(client, [chunk])
+        wait_for(
+            lambda: crew.count(rf"\[{task_id}\] retry: Retry in 1s: LockNotAvailable") == 1,
+            timeout=WAIT, what="a failed attempt", details=crew.tails,
+        )  # fmt: skip
+    wait_finished(db, run_id, crew)
+    failures = crew.count(rf"\[{task_id}\] retry: Retry in")
+    db.assert_done_once(run_id, bands, attempts=None)
+    (row,) = db.all("SELECT attempts, last_error FROM run_chunk WHERE id = :c", c=chunk)
+    assert row.attempts == failures + 1  # each failure noted, then the one success
+    assert "lock timeout" in row.last_error
+
+    # The last allowed try fails too: recorded on the chunk and the run, and not retried.
+    with session_scope(db.engine) as session:
+        publish_model_text(session=session, content=MODEL_V3)
+    versions = db.all("SELECT case_id, score_version FROM case_score ORDER BY case_id")
+    failed_run, (last_chunk,) = new_run(db, chunk=CASES + 100)
+    with row_locked(), client_for(broker.url) as client:
+        (last_task,) = send_chunks(client, [last_chunk], retries=MAX_RETRIES)
+        wait_for(
+            lambda: db.status(failed_run) == "failed",
+            timeout=WAIT, what="the run to fail", details=crew.tails,
+        )  # fmt: skip
+        wait_for(
+            lambda: crew.count(rf"\[{last_task}\] succeeded") == 1,
+            timeout=WAIT, what="the task to end", details=crew.tails,
+        )  # fmt: skip
+    assert crew.count(rf"rescore_chunk {last_chunk}: retries exhausted: .*lock timeout") == 1
+    assert crew.count(rf"\[{last_task}\] retry") == 0
+    assert received(crew.workers, last_task) == 1
+    (row,) = db.all("SELECT * FROM run_chunk WHERE id = :c", c=last_chunk)
+    assert (row.attempts, row.done_at) == (1, None)
+    assert "lock timeout" in row.last_error
+    assert db.run(failed_run).finished_at is not None
+    # A late duplicate of the message finds the run over and changes nothing.
+    with client_for(broker.url) as client:
+        (again,) = send_chunks(client, [last_chunk])
+    wait_for(
+        lambda: crew.count(rf"\[{again}\] succeeded") == 1,
+        timeout=WAIT, what="the duplicate", details=crew.tails,
+    )  # fmt: skip
+    assert db.all("SELECT case_id, score_version FROM case_score ORDER BY case_id") == versions
+    assert db.status(failed_run) == "failed"
+
+
+def test_c5_malformed_messages_are_dropped_not_retried(
+    db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
+) -> None:
+    env = worker_env(database_url=db.url, redis_url=broker.url, instance=tmp_path)
+    worker = crew.start("w1", env)
+    bands = db.bands()
+    run_id, chunks = new_run(db, chunk=CHUNK)
+    bad = [
+        ("scoring.rescore_chunk", ["abc"]),
+        ("scoring.rescore_chunk", [-1]),
+        ("scoring.rescore_chunk", [999_999]),
+        ("scoring.rescore_chunk", [None]),
+        ("scoring.nightly_run", ["2031-13-45"]),
+        ("scoring.rescore_queue", ["x", "no-such-kind"]),
+    ]
+    with client_for(broker.url) as client:
+        bad_ids = [client.send_task(name, args=args).id for name, args in bad]
+        send_chunks(client, chunks)
+    wait_finished(db, run_id, crew)
+    wait_for(
+        lambda: all(crew.count(rf"\[{t}\] succeeded") == 1 for t in bad_ids),
+        timeout=WAIT, what="every malformed message to be handled", details=crew.tails,
+    )  # fmt: skip
+    assert [received(crew.workers, t) for t in bad_ids] == [1] * len(bad)
+    assert crew.count(r"rescore_chunk: dropped: chunk_id must be a positive integer") == 3
+    assert crew.count(r"rescore_chunk: dropped: no run chunk 999999") == 1
+    assert crew.count(r"nightly_run: dropped: run_date must be YYYY-MM-DD") == 1
+    assert crew.count(r"rescore_queue: dropped malformed message") == 1
+    assert crew.count(r"retry:") == 0
+    assert worker.running
+    db.assert_done_once(run_id, bands)
