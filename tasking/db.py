@@ -21,6 +21,7 @@ from config.settings import Settings
 
 _WRITE_OPTION = "tasking_write"
 SQLITE_CACHE_KIB = 256 * 1024  # per connection, allocated only as pages are used
+SQLITE_CHECKPOINT_PAGES = 50_000
 
 
 def make_engine(
@@ -58,6 +59,10 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
         # A rescore rewrites every score row and its board-index entry; with SQLite's
         # default 2 MB cache those pages spill and are re-read (measured: 2.7x slower).
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        # Checkpoint the WAL every ~200 MB, not every 4 MB: each rescore chunk dirties
+        # board-index pages all over the index, and checkpointing after every chunk
+        # rewrote them again and again (measured: rescore 30% faster, more on 1M).
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

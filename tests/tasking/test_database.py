@@ -87,3 +87,11 @@ def test_d2_sqlite_several_processes_never_locked(tmp_path: Path) -> None:
         written = session.exec(select(func.count()).select_from(AuditEvent)).one()
     assert written == PROCESSES * TRANSACTIONS
     engine.dispose()
+
+
+def test_sqlite_cache_and_checkpoint_sized_for_bulk_rescore(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() <= -256 * 1024
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() >= 50_000
+    engine.dispose()
