@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import redis
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -108,19 +109,21 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
     try:
         chunk = positive_id(chunk_id, "chunk_id")
         run_id, stats = runs.run_chunk(engine=engine(), chunk_id=chunk)
+        if stats is not None:
+            log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
+        # Inside the try: if finishing fails transiently the task is retried, and the
+        # retry (a no-op for the chunk, which is done) finishes the run.
+        runs.finish_if_complete(engine=engine(), run_id=run_id)
     except (BadMessage, NotFound) as exc:
         log.error("rescore_chunk: dropped: %s", exc)
         return
-    except TRANSIENT as exc:
+    except (*TRANSIENT, SoftTimeLimitExceeded) as exc:
         final = self.request.retries >= self.max_retries
         _record_failure(chunk_id, str(exc), final=final)
         if final:
             log.error("rescore_chunk %s: retries exhausted: %s", chunk_id, exc)
             return
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
-    if stats is not None:
-        log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
-    runs.finish_if_complete(engine=engine(), run_id=run_id)
 
 
 def _record_failure(chunk_id: int, error: str, *, final: bool) -> None:
