@@ -26,6 +26,8 @@ class Settings:
     db_pool_timeout: float = 3.0
     sqlite_busy_timeout_ms: int = 15_000
     rescore_chunk_size: int = 20_000
+    # Runs over at least this many open cases set the board index aside (services/bulk.py).
+    bulk_rescore_min: int = 100_000
     embedded_redis_port: int = 6391
     # Celery: the hard time limit of any task, and the broker's visibility timeout above it.
     task_time_limit_s: int = 45
@@ -53,6 +55,7 @@ def load_settings() -> Settings:
         db_pool_timeout=float(env.get("TASKING_DB_POOL_TIMEOUT", "3")),
         sqlite_busy_timeout_ms=int(env.get("TASKING_SQLITE_BUSY_TIMEOUT_MS", "15000")),
         rescore_chunk_size=int(env.get("TASKING_RESCORE_CHUNK", "20000")),
+        bulk_rescore_min=int(env.get("TASKING_BULK_RESCORE_MIN", "100000")),
         embedded_redis_port=int(env.get("TASKING_REDIS_PORT", "6391")),
         task_time_limit_s=int(env.get("TASKING_TASK_TIME_LIMIT", "45")),
         visibility_timeout_s=int(env.get("TASKING_VISIBILITY_TIMEOUT", "60")),

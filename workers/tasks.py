@@ -90,9 +90,11 @@ def rescore_queue(
     try:
         if kind not in RUN_KINDS or not isinstance(reason, str):
             raise BadMessage(f"kind {kind!r} / reason {reason!r}")
+        settings = load_settings()
         run = runs.start_run(
             engine=engine(), kind=kind, reason=reason[:60], task_id=self.request.id,
-            board_filter=_board_filter(board_filter), chunk_size=load_settings().rescore_chunk_size,
+            board_filter=_board_filter(board_filter), chunk_size=settings.rescore_chunk_size,
+            bulk_min=settings.bulk_rescore_min,
         )  # fmt: skip
     except (BadMessage, Invalid) as exc:
         log.error("rescore_queue: dropped malformed message: %s", exc)
@@ -161,7 +163,7 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
     try:
         run = runs.start_run(
             engine=engine(), kind=RunKind.NIGHTLY.value, run_date=day, reason=f"nightly {day}",
-            chunk_size=settings.rescore_chunk_size,
+            chunk_size=settings.rescore_chunk_size, bulk_min=settings.bulk_rescore_min,
         )  # fmt: skip
     except (OperationalError, DBAPIError) as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc

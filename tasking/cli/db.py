@@ -13,6 +13,7 @@ from config.settings import load_settings
 from tasking.db import engine_from_settings, session_scope
 from tasking.migrate import upgrade
 from tasking.models import Role
+from tasking.services import bulk
 from tasking.services.dispatch import send
 from tasking.services.errors import DomainError
 from tasking.services.rescore import filter_sql, rescore_all
@@ -42,6 +43,8 @@ def init_db() -> None:
     with session_scope(engine) as session:
         version, _ = current_model(session=session)
         label = version.label
+        if bulk.heal(session.connection()):
+            click.echo("board index built again (a bulk run had been abandoned)")
     click.echo(f"database ready at {engine.url.render_as_string(hide_password=True)}")
     click.echo(f"current scoring model: {label}")
 
@@ -94,7 +97,10 @@ def rescore(chunk_size: int, queue: bool, board_filter: str | None) -> None:
         return
     if board_filter:
         raise click.BadParameter("board filters need --queue", param_hint="--filter")
-    stats = rescore_all(engine=configured_engine(), reason="rescore", chunk_size=chunk_size)
+    stats = rescore_all(
+        engine=configured_engine(), reason="rescore", chunk_size=chunk_size,
+        bulk_min=load_settings().bulk_rescore_min,
+    )  # fmt: skip
     rate = stats.cases / stats.seconds if stats.seconds else 0.0
     click.echo(
         f"rescored {stats.cases:,} open cases in {stats.seconds:.2f} s ({rate:,.0f} cases/s):"

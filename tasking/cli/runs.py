@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from sqlmodel import col, select
 
+from config.settings import load_settings
 from tasking.cli.db import configured_engine, fail
 from tasking.db import session_scope
 from tasking.models import ModelVersion, Role, ScoringRun, User
@@ -86,7 +87,8 @@ def publish(version_id: int, admin_name: str, inline: bool) -> None:
         fail(exc)
     click.echo(f"{label} is now current")
     if inline:
-        stats = rescore_all(engine=engine, reason="model")
+        bulk_min = load_settings().bulk_rescore_min
+        stats = rescore_all(engine=engine, reason="model", bulk_min=bulk_min)
         click.echo(f"rescored {stats.cases:,} open cases: {stats.changed:,} changed")
     else:
         click.echo("rescore queued for the workers; see `tasking runs`")

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Float, Index, LargeBinary, SmallInteger, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from scoring.vector import format_age
@@ -59,6 +68,10 @@ class CaseScore(SQLModel, table=True):
     position_grade: int = Field(sa_type=SmallInteger)  # 0 Weak, 1 Adequate, 2 Strong
     threat: int = Field(sa_type=SmallInteger)
     vector: str = Field(max_length=128)  # canonical inputs; the age used is age_days
+    # The same inputs packed for bulk loads (scores.pack_inputs), and the moment the
+    # intelligence age counts from, as epoch seconds: a rescore reads only this table.
+    inputs: int = Field(default=0, sa_type=BigInteger)
+    intel_epoch: float = Field(default=0.0, sa_type=Float)
     model_version_id: int = Field(foreign_key="model_version.id")
     scored_at: datetime = Field(default_factory=utcnow)
     # Raised whenever the numbers change; a decision names the version it saw.
@@ -134,6 +147,8 @@ class ScoringRun(SQLModel, table=True):
     # The Celery task that started the run: a redelivered message finds its run again.
     task_id: str | None = Field(default=None, max_length=64)
     board_filter: str = Field(default="{}", max_length=200)  # JSON; {} = every open case
+    # The board index was set aside for this run and is built again when it ends.
+    bulk: bool = False
     model_version_id: int = Field(foreign_key="model_version.id")
     # Every chunk of a run scores "as of" this moment, so a redelivered chunk repeats exactly.
     as_of: datetime = Field(default_factory=utcnow)

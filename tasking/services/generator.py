@@ -46,7 +46,12 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services.errors import Invalid
-from tasking.services.scores import AGE_DECIMALS, SECONDS_PER_DAY, current_model
+from tasking.services.scores import (
+    AGE_DECIMALS,
+    SECONDS_PER_DAY,
+    current_model,
+    pack_input_columns,
+)
 
 __all__ = ["generate_cases"]
 
@@ -132,8 +137,9 @@ ASSESSMENT_COLUMNS = (
 SCORE_COLUMNS = (
     "case_id", "on_board", "state", "kind", "bcu_id", "hub_id", "theme_id", "asset_type",
     "harm_base", "total_harm", "risk", "freshness", "age_days", "priority", "band", "position",
-    "position_grade", "threat", "vector", "model_version_id", "scored_at", "score_version",
-    "bk_threat", "bk_priority", "bk_position", "bk_deadline", "bk_submitted",
+    "position_grade", "threat", "vector", "inputs", "intel_epoch", "model_version_id",
+    "scored_at", "score_version", "bk_threat", "bk_priority", "bk_position", "bk_deadline",
+    "bk_submitted",
 )  # fmt: skip
 
 
@@ -437,6 +443,9 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
         "position": position,
         "position_grade": scores["position_grade"].astype(np.int64),
         "threat": inputs["T"],
+        "inputs": pack_input_columns(inputs),
+        # Exactly epoch_seconds(intel_at): int64 microseconds over 10**6, correctly rounded.
+        "intel_epoch": assessed.intel_us / 1_000_000,
         "bk_threat": 1 - inputs["T"],
         "bk_priority": -priority,
         "bk_position": -position,

@@ -23,37 +23,27 @@ from sqlmodel import Session
 import scoring
 from tasking.db import fetch_rows, is_sqlite, writer
 from tasking.models import ASSET_TYPES, utcnow
+from tasking.services import bulk
+from tasking.services.bulkwrite import column_values, write_scores
 from tasking.services.errors import Invalid
-from tasking.services.scores import AGE_DECIMALS, EPOCH, SECONDS_PER_DAY, current_model
+from tasking.services.scores import (
+    AGE_DECIMALS,
+    SECONDS_PER_DAY,
+    current_model,
+    epoch_seconds,
+    unpack_inputs,
+)
 
-# Three bits per factor code, in SCORING.md key order (T in the top bits).
-_SHIFTS = {key: 3 * i for i, key in enumerate(scoring.INTEGER_KEYS)}
-_COLUMNS = dict(
-    zip(
-        scoring.INTEGER_KEYS,
-        ("p", "ps", "f", "c", "s", "v", "l", "cf", "ca", "cb", "o", "t"),
-        strict=True,
-    )
-)
-_PACKED_SQL = " + ".join(
-    f"CAST(a.{column} AS BIGINT) * {1 << _SHIFTS[key]}" for key, column in _COLUMNS.items()
-)
-_EPOCH_SQL = {
-    # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds plus the fraction.
-    "sqlite": "CAST(strftime('%s', a.intel_at) AS INTEGER) + CAST(substr(a.intel_at, 20) AS REAL)",
-    "postgresql": "CAST(EXTRACT(EPOCH FROM a.intel_at) AS DOUBLE PRECISION)",
-}
+# One table, one pass: the packed inputs and intelligence time are stored on the score.
 _LOAD_SQL = """
-SELECT a.case_id, {packed} AS packed, {epoch} AS intel_epoch,
+SELECT s.case_id, s.inputs, s.intel_epoch,
        s.priority, s.band, s.position, s.model_version_id, s.score_version, s.freshness
-FROM assessment a JOIN case_score s ON s.case_id = a.case_id
-WHERE s.on_board = {true} AND a.case_id BETWEEN {lo} AND {hi}
-  AND s.case_id BETWEEN {lo} AND {hi}{where}
+FROM case_score s WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}
 """
 _LOAD_DTYPE = np.dtype(
     [
         ("case_id", np.int64),
-        ("packed", np.int64),
+        ("inputs", np.int64),
         ("intel_epoch", np.float64),
         ("priority", np.float64),
         ("band", np.int8),
@@ -63,10 +53,6 @@ _LOAD_DTYPE = np.dtype(
         ("freshness", np.float64),
     ]
 )
-_SET_COLUMNS = (
-    "harm_base", "total_harm", "risk", "freshness", "age_days", "priority", "band", "position",
-    "position_grade", "bk_priority", "bk_position",
-)  # fmt: skip
 
 
 @dataclass
@@ -95,11 +81,6 @@ class RescoreStats:
         self.bands_after = [a + b for a, b in zip(self.bands_after, other.bands_after, strict=True)]
 
 
-def epoch_seconds(moment: datetime) -> float:
-    """Seconds since 1970 of an aware datetime (the same arithmetic as the loaders)."""
-    return (moment - EPOCH).total_seconds()
-
-
 # Board filters a rescore may be limited to: case_score columns and their types.
 FILTER_COLUMNS: dict[str, type] = {
     "hub_id": int, "bcu_id": int, "theme_id": int, "kind": int, "asset_type": str,
@@ -124,17 +105,17 @@ def filter_sql(board_filter: Mapping[str, Any] | None) -> str:
     return "".join(parts)
 
 
-def board_id_range(engine: Engine, where: str = "") -> tuple[int, int] | None:
-    """Lowest and highest id of the cases on the boards (None when there are none)."""
+def board_id_range(engine: Engine, where: str = "") -> tuple[int, int, int] | None:
+    """Lowest and highest id, and count, of the cases on the boards (None when there are none)."""
     truth = "1" if is_sqlite(engine) else "TRUE"
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT MIN(s.case_id), MAX(s.case_id) FROM case_score s"
+                "SELECT MIN(s.case_id), MAX(s.case_id), COUNT(*) FROM case_score s"
                 f" WHERE s.on_board = {truth}{where}"
             )
         ).one()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    return None if row[0] is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
 def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
@@ -148,20 +129,11 @@ def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
 def _load(conn: Connection, lo: int, hi: int, where: str) -> np.ndarray:
     dialect = conn.dialect.name
     sql = _LOAD_SQL.format(
-        where=where,
-        packed=_PACKED_SQL,
-        epoch=_EPOCH_SQL[dialect],
-        true="1" if dialect == "sqlite" else "TRUE",
-        lo=int(lo),
-        hi=int(hi),
+        where=where, true="1" if dialect == "sqlite" else "TRUE", lo=int(lo), hi=int(hi)
     )
     rows = fetch_rows(conn, sql)
     # fromiter over tuples is far faster than np.array(rows) for big chunks.
     return np.fromiter(rows, dtype=_LOAD_DTYPE, count=len(rows))
-
-
-def _unpack(packed: np.ndarray) -> dict[str, np.ndarray]:
-    return {key: ((packed >> shift) & 7).astype(np.int8) for key, shift in _SHIFTS.items()}
 
 
 def rescore_range(
@@ -201,7 +173,7 @@ def rescore_in(
     if not stats.cases:
         return stats
     started = time.perf_counter()
-    codes = _unpack(data["packed"])
+    codes = unpack_inputs(data["inputs"])
     ages = np.maximum(0.0, (epoch_seconds(now) - data["intel_epoch"]) / SECONDS_PER_DAY)
     ages = np.round(ages, AGE_DECIMALS)
     scores = scoring.score_arrays({**codes, "A": ages}, model=model)
@@ -219,7 +191,11 @@ def rescore_in(
     started = time.perf_counter()
     idx = np.flatnonzero(changed)
     if idx.size:
-        updated = _write_scores(conn, data, scores, idx, version.id, now, lo, hi)
+        updated = write_scores(
+            conn, case_ids=data["case_id"][idx], old_versions=data["score_version"][idx],
+            old_models=data["model_version_id"][idx], values=column_values(scores, idx),
+            version_id=version.id, now=now, lo=lo, hi=hi,
+        )  # fmt: skip
         stats.changed = int(updated.sum())
         history = idx[updated & band_moved[idx]]
         stats.band_changes = len(history)
@@ -233,67 +209,6 @@ def rescore_in(
 def _scored_at(conn: Connection, now: datetime) -> Any:
     # Raw driver calls bypass SQLAlchemy's type processing; match its SQLite format.
     return now.strftime("%Y-%m-%d %H:%M:%S.%f") if is_sqlite(conn.engine) else now
-
-
-def _write_scores(
-    conn: Connection,
-    data: np.ndarray,
-    scores: dict[str, np.ndarray],
-    idx: np.ndarray,
-    version_id: int,
-    now: datetime,
-    lo: int,
-    hi: int,
-) -> np.ndarray:
-    """Write changed rows; returns which of them this call wrote (raised the version of)."""
-    values = {
-        "harm_base": scores["harm_base"][idx],
-        "total_harm": scores["total_harm"][idx],
-        "risk": scores["risk"][idx],
-        "freshness": scores["freshness"][idx],
-        "age_days": scores["age_days"][idx],
-        "priority": scores["priority"][idx],
-        "band": scores["band"][idx].astype(np.int64),
-        "position": scores["position"][idx].astype(np.int64),
-        "position_grade": scores["position_grade"][idx].astype(np.int64),
-        "bk_priority": -scores["priority"][idx],
-        "bk_position": -scores["position"][idx].astype(np.int64),
-    }
-    case_ids = data["case_id"][idx]
-    old_versions = data["score_version"][idx]
-    scored_at = _scored_at(conn, now)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        if is_sqlite(conn.engine):
-            # Inside BEGIN IMMEDIATE nobody else can write between our read and this write.
-            assignments = ", ".join(f"{name} = ?" for name in _SET_COLUMNS)
-            sql = (
-                f"UPDATE case_score SET {assignments}, model_version_id = ?, scored_at = ?,"
-                " score_version = score_version + 1 WHERE case_id = ?"
-            )
-            columns = [values[name].tolist() for name in _SET_COLUMNS]
-            n = len(idx)
-            rows = zip(*columns, [version_id] * n, [scored_at] * n, case_ids.tolist(), strict=True)
-            cursor.executemany(sql, rows)
-            return np.ones(len(idx), dtype=bool)
-        assignments = ", ".join(f"{name} = u.{name}" for name in _SET_COLUMNS)
-        casts = ["float8"] * 6 + ["int2"] * 3 + ["float8", "int2"]
-        arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
-        names = ", ".join(_SET_COLUMNS)
-        sql = (
-            f"UPDATE case_score AS s SET {assignments}, model_version_id = %s, scored_at = %s,"
-            " score_version = s.score_version + 1"
-            f" FROM unnest(%s::int8[], %s::int8[], {arrays}) AS u(case_id, old_version, {names})"
-            " WHERE s.case_id = u.case_id AND s.score_version = u.old_version"
-            " AND s.case_id BETWEEN %s AND %s RETURNING s.case_id"
-        )
-        params = [version_id, scored_at, case_ids.tolist(), old_versions.tolist()]
-        params += [values[name].tolist() for name in _SET_COLUMNS] + [lo, hi]
-        cursor.execute(sql, params)
-        written = np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
-        return np.isin(case_ids, written)
-    finally:
-        cursor.close()
 
 
 def _write_history(
@@ -363,20 +278,34 @@ def rescore_all(
     now: datetime | None = None,
     chunk_size: int = 50_000,
     run_id: int | None = None,
+    bulk_min: int | None = None,
     progress: Callable[[RescoreStats], None] | None = None,
 ) -> RescoreStats:
-    """Rescore every open case inline, chunk by chunk (the CLI and tests use this)."""
+    """Rescore every open case inline, chunk by chunk (the CLI and tests use this).
+
+    With `bulk_min` open cases or more, the board index is set aside meanwhile (bulk.py).
+    """
     now = now or utcnow()
     total = RescoreStats()
-    bounds = board_id_range(engine)
+    scope = board_id_range(engine)
+    if scope is None:
+        return total
     started = time.perf_counter()
-    if bounds is not None:
-        for lo, hi in id_chunks(*bounds, chunk_size):
+    aside = False
+    if bulk_min is not None and scope[2] >= bulk_min:
+        with writer(engine).connect() as conn, conn.begin():
+            aside = bulk.set_aside(conn)
+    try:
+        for lo, hi in id_chunks(*scope[:2], chunk_size):
             chunk = rescore_range(
                 engine=engine, lo=lo, hi=hi, reason=reason, now=now, run_id=run_id
             )
             total.add(chunk)
             if progress:
                 progress(chunk)
+    finally:
+        if aside:
+            with writer(engine).connect() as conn, conn.begin():
+                bulk.build(conn)
     total.seconds = time.perf_counter() - started
     return total

@@ -37,6 +37,7 @@ from tasking.models import (
     pk,
     utcnow,
 )
+from tasking.services import bulk
 from tasking.services.errors import NotFound
 from tasking.services.rescore import (
     RescoreStats,
@@ -64,14 +65,16 @@ def start_run(
     task_id: str | None = None,
     board_filter: dict[str, Any] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    bulk_min: int | None = None,
     now: datetime | None = None,
 ) -> ScoringRun | None:
     """Create a run and its chunks; None when a run of this kind already exists for the date.
 
-    With a `task_id`, a redelivered task gets the run it already started.
+    With a `task_id`, a redelivered task gets the run it already started. A run
+    over `bulk_min` open cases or more sets the board index aside (see bulk.py).
     """
     now = now or utcnow()
-    bounds = board_id_range(engine, filter_sql(board_filter))
+    scope = board_id_range(engine, filter_sql(board_filter))
     with writer(engine).connect() as conn, conn.begin(), Session(bind=conn) as session:
         if task_id is not None:
             existing = session.exec(
@@ -93,14 +96,20 @@ def start_run(
         except IntegrityError:
             return None  # another trigger already started this date's run
         chunks = (
-            [RunChunk(run_id=pk(run), lo=lo, hi=hi) for lo, hi in id_chunks(*bounds, chunk_size)]
-            if bounds
+            [RunChunk(run_id=pk(run), lo=lo, hi=hi) for lo, hi in id_chunks(*scope[:2], chunk_size)]
+            if scope
             else []
         )
         session.add_all(chunks)
         run.chunks_total = len(chunks)
         session.add(run)
         session.flush()
+        if scope and bulk_min is not None and scope[2] >= bulk_min and kind != RunKind.WHATIF:
+            run.bulk = bulk.set_aside(conn)
+            session.add(run)
+            session.flush()
+        else:
+            bulk.heal(conn)
         session.expunge_all()
     return run
 
@@ -167,11 +176,14 @@ def record_chunk_failure(*, engine: Engine, chunk_id: int, error: str, final: bo
             run_id = conn.execute(
                 select(col(RunChunk.run_id)).where(col(RunChunk.id) == chunk_id)
             ).scalar()
-            conn.execute(
+            failed = conn.execute(
                 update(ScoringRun)
                 .where(col(ScoringRun.id) == run_id, col(ScoringRun.status) == "running")
                 .values(status="failed", finished_at=utcnow())
-            )
+                .returning(col(ScoringRun.bulk))
+            ).first()
+            if failed is not None and failed[0]:
+                bulk.build(conn)  # the scores written so far stand; boards need their index
 
 
 def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
@@ -189,6 +201,8 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
         if claimed.rowcount != 1:
             return False
         run = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
+        if run.bulk:
+            bulk.build(conn)
         finished = utcnow()
         summary: dict[str, Any] = {
             "bands": _band_counts(conn),
@@ -235,11 +249,13 @@ def board_order(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
     """Every open case id in board order, with its priority, straight off the board index."""
     order = ", ".join(BOARD_ORDER)
     truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
+    # bk_priority is the priority negated (exactly): the index alone answers this.
     rows = fetch_rows(
-        conn, f"SELECT case_id, priority FROM case_score WHERE on_board = {truth} ORDER BY {order}"
+        conn,
+        f"SELECT case_id, bk_priority FROM case_score WHERE on_board = {truth} ORDER BY {order}",
     )
-    data = np.fromiter(rows, dtype=[("id", np.int64), ("priority", np.float64)], count=len(rows))
-    return data["id"], data["priority"]
+    data = np.fromiter(rows, dtype=[("id", np.int64), ("key", np.float64)], count=len(rows))
+    return data["id"], -data["key"]
 
 
 def _pack(values: np.ndarray, dtype: str) -> bytes:

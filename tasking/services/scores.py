@@ -7,6 +7,7 @@ change commits; bulk rescoring lives in tasking.services.rescore.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from threading import Lock
 
@@ -31,6 +32,8 @@ from tasking.services.errors import Invalid, NotFound
 
 SECONDS_PER_DAY = 86_400.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Stored packed inputs: three bits per factor code, in SCORING.md key order (P lowest).
+INPUT_SHIFTS = {key: 3 * i for i, key in enumerate(scoring.INTEGER_KEYS)}
 _models: dict[str, scoring.Model] = {}
 _models_lock = Lock()
 
@@ -131,9 +134,32 @@ AGE_DECIMALS = 4  # ages are stored to ~9 seconds so a stored vector reproduces 
 def age_days(intel_at: datetime, now: datetime) -> float:
     """Intelligence age in days at `now`, rounded as stored (never negative)."""
     # Same arithmetic as the bulk loader (epoch seconds) so both agree to the bit.
-    seconds = (now - EPOCH).total_seconds() - (intel_at - EPOCH).total_seconds()
+    seconds = epoch_seconds(now) - epoch_seconds(intel_at)
     days = max(0.0, seconds / SECONDS_PER_DAY)
     return float(np.round(days, AGE_DECIMALS))
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since 1970 of an aware datetime (what `intel_epoch` stores)."""
+    return (moment - EPOCH).total_seconds()
+
+
+def pack_inputs(inputs: Mapping[str, int]) -> int:
+    """One case's factor codes packed into one integer, as stored in `case_score.inputs`."""
+    return sum(int(inputs[key]) << shift for key, shift in INPUT_SHIFTS.items())
+
+
+def pack_input_columns(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """`pack_inputs` over whole columns of factor codes."""
+    packed = np.zeros(len(columns["P"]), dtype=np.int64)
+    for key, shift in INPUT_SHIFTS.items():
+        packed |= columns[key].astype(np.int64) << shift
+    return packed
+
+
+def unpack_inputs(packed: np.ndarray) -> dict[str, np.ndarray]:
+    """Engine input columns (int8) from stored packed inputs."""
+    return {key: ((packed >> shift) & 7).astype(np.int8) for key, shift in INPUT_SHIFTS.items()}
 
 
 def assessment_inputs(a: Assessment) -> dict[str, int]:
@@ -212,6 +238,8 @@ def score_case(
         "position_grade": int(result["position_grade"][0]),
         "threat": assessment.t,
         "vector": assessment.vector,
+        "inputs": pack_inputs(assessment_inputs(assessment)),
+        "intel_epoch": epoch_seconds(assessment.intel_at),
         "model_version_id": version.id,
         "bk_threat": 1 - assessment.t,
         "bk_priority": -priority,

@@ -13,8 +13,13 @@ import scoring
 from tasking.db import fetch_rows, writer
 from tasking.models import ModelVersion, RunKind, ScoringRun, utcnow
 from tasking.services.errors import NotFound
-from tasking.services.rescore import epoch_seconds
-from tasking.services.scores import AGE_DECIMALS, SECONDS_PER_DAY, current_model, engine_model
+from tasking.services.scores import (
+    AGE_DECIMALS,
+    SECONDS_PER_DAY,
+    current_model,
+    engine_model,
+    epoch_seconds,
+)
 
 TOP = 20
 _EPOCH = {

@@ -22,6 +22,7 @@ from tasking.services.workflow import (
     record_decision,
     transition,
 )
+from tests.support.intel import set_intel_at
 from tests.tasking.conftest import Org
 
 RequestData = Callable[..., dict[str, Any]]
@@ -180,11 +181,7 @@ def test_log_intelligence_sets_confidence_and_resets_age(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
     case_id, version = submit(engine, org, request_data, Cf="L")
-    with session_scope(engine) as session:
-        assessment = session.get(Assessment, case_id)
-        assert assessment is not None
-        assessment.intel_at = utcnow() - timedelta(days=120)
-        session.add(assessment)
+    set_intel_at(engine, case_id, utcnow() - timedelta(days=120))
     rescore_all(engine=engine)
     with Session(engine) as session:
         aged = session.get(CaseScore, case_id)

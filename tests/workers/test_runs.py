@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 
 from tasking.db import session_scope
 from tasking.models import (
-    Assessment,
     Case,
     CaseScore,
     RankSnapshot,
@@ -34,6 +33,7 @@ from tasking.services.runs import (
     run_chunk,
     start_run,
 )
+from tests.support.intel import set_intel_at
 from tests.tasking.conftest import Org
 
 RequestData = Callable[..., dict[str, Any]]
@@ -143,11 +143,8 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
     assert finish_if_complete(engine=engine, run_id=first.id)
     assert not finish_if_complete(engine=engine, run_id=first.id)  # once only
     later_now = utcnow() + timedelta(days=200)
-    with session_scope(engine) as session:
-        fresh = session.get(Assessment, cases[-1])  # the last of the six P1 cases, ranked 6th
-        assert fresh is not None
-        fresh.intel_at = later_now  # new intelligence: it alone keeps its priority
-        session.add(fresh)
+    # New intelligence on the last of the six P1 cases (ranked 6th): it alone keeps its priority.
+    set_intel_at(engine, cases[-1], later_now)
     later = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 2), now=later_now)
     assert later is not None
     assert later.id is not None
