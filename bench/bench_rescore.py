@@ -6,15 +6,21 @@ Run from the repository root: `.venv/bin/python bench/bench_rescore.py [--cases
 For each database and N it loads the demo organisation (seed_demo) and
 generates fictional cases until N are open (on the boards; the closed ones
 come on top), starts a throwaway Redis, and for each worker count starts
-that many `celery -A workers worker -c 1` processes. Before each timed run it
-publishes a new model version (physical harm weighted 2.0 and 1.0 in turn),
-so every open case's score, score version and often band really changes and
-the whole write path is measured. The clock runs from
-send_task("scoring.nightly_run", [date]) (a new date each time) to the run
-row reading 'completed' (polled every 10 ms), and the phases come from the
-run row, its RunChunk rows (seconds inside each chunk transaction: load,
-score, write) and the run summary. The baseline is the naive way, one task
-per case (bench/naive_app.py), over `--naive` open cases, on the same workers.
+that many `celery -A workers worker -c 1` processes and times two runs:
+
+- **nightly**: a day passes (every stored intelligence date moves one day
+  back, untimed, then VACUUM on PostgreSQL as autovacuum would do in the day),
+  then `scoring.nightly_run` for a new date: every case younger than the
+  freshness lifetime changes priority, the rest keep theirs;
+- **model**: a new model version is published (physical harm weighted 2.0 and
+  1.0 in turn), then `scoring.rescore_queue('all', ..., 'model')`: every open
+  case's score, score version and often band changes: the whole write path.
+
+The clock runs from send_task to the run row reading 'completed' (polled every
+10 ms); the phases come from the run row, its RunChunk rows (seconds inside
+each chunk transaction: load, score, write) and the run summary. The baseline
+is the naive way, one task per case (bench/naive_app.py), over `--naive` open
+cases, on the same workers.
 
 PostgreSQL is the throwaway test server (fsync and synchronous_commit off);
 SQLite is the project's embedded configuration (WAL, synchronous=NORMAL).
@@ -138,34 +144,55 @@ class Bench:
             for worker in started:
                 worker.stop()
 
-    def nightly(self, workers: int) -> dict[str, Any]:
-        """One nightly run through the broker, timed from send to 'completed'."""
-        self.new_model()
+    def age_one_day(self) -> None:
+        """Let a day pass for the stored scores: what the nightly run then catches up with."""
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE case_score SET intel_epoch = intel_epoch - 86400"))
+        if self.kind == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE case_score")
+
+    def timed_run(self, workers: int, what: str) -> dict[str, Any]:
+        """One run through the broker ('nightly' or 'model'), timed from send to 'completed'."""
+        if what == "nightly":
+            self.age_one_day()
+        else:
+            self.new_model()
         self.runs += 1
         day = FIRST_DAY + timedelta(days=self.runs)
-        query = "SELECT status FROM scoring_run WHERE kind = 'nightly' AND run_date = :d"
+        last = self.scalar("SELECT coalesce(max(id), 0) FROM scoring_run")
+        query = "SELECT status FROM scoring_run WHERE id > :last AND kind = :kind"
+        kind = "nightly" if what == "nightly" else "model"
         with self.workers(workers) as crew:
             client = celery_client(self.redis.url)
             try:
                 sent = utcnow()
                 began = time.perf_counter()
-                client.send_task("scoring.nightly_run", args=[day.isoformat()])
+                if what == "nightly":
+                    client.send_task("scoring.nightly_run", args=[day.isoformat()])
+                else:
+                    client.send_task("scoring.rescore_queue", args=["all", "bench", "model"])
                 status = wait_for(
-                    lambda: self.scalar(query, d=day.isoformat()) in {"completed", "failed"},
-                    timeout=RUN_TIMEOUT_S, what=f"the nightly run of {day}", interval=0.01,
+                    lambda: self.scalar(query, last=last, kind=kind) in {"completed", "failed"},
+                    timeout=RUN_TIMEOUT_S, what=f"the {what} run", interval=0.01,
                     details=lambda: "\n".join(w.tail() for w in crew),
                 )  # fmt: skip
                 seconds = time.perf_counter() - began
             finally:
                 client.close()
         assert status, "the run did not finish"
-        return self._phases(day, sent, seconds, workers)
+        return {"run": what, **self._phases(last, kind, sent, seconds, workers)}
 
-    def _phases(self, day: date, sent: datetime, seconds: float, workers: int) -> dict[str, Any]:
+    def _phases(
+        self, last: int, kind: str, sent: datetime, seconds: float, workers: int
+    ) -> dict[str, Any]:
         with self.engine.connect() as conn:
             run = conn.execute(
-                text("SELECT * FROM scoring_run WHERE kind = 'nightly' AND run_date = :d"),
-                {"d": day.isoformat()},
+                text("SELECT * FROM scoring_run WHERE id > :last AND kind = :kind"),
+                {"last": last, "kind": kind},
             ).one()
             chunk = conn.execute(
                 text(
@@ -175,7 +202,7 @@ class Bench:
                 {"r": run.id},
             ).one()
         if run.status != "completed":
-            raise RuntimeError(f"nightly run {run.id} ended {run.status}")
+            raise RuntimeError(f"{kind} run {run.id} ended {run.status}")
         summary = json.loads(run.summary)
         started, finished = as_utc(_when(run.started_at)), as_utc(_when(run.finished_at))
         last_chunk = as_utc(_when(chunk[2]))
@@ -190,7 +217,7 @@ class Bench:
             "summary_s": summary.get("seconds"),
             "chunks": int(chunk[0]), "chunk_attempts": int(chunk[3]),
             "changed": run.cases_changed, "band_changes": run.band_changes,
-            "run_date": day.isoformat(),
+            "bulk": bool(run.bulk),
         }  # fmt: skip
 
     def naive(self, count: int, workers: int) -> dict[str, Any]:
@@ -291,9 +318,10 @@ def main(argv: list[str] | None = None) -> int:
                         load = bench.load(n)
                         results["loads"].append({"db": kind, "open_cases": n, **load})
                         for count in worker_counts:
-                            row = bench.nightly(count)
-                            results["nightly"].append(row)
-                            print(_nightly_line(row), flush=True)
+                            for what in ("nightly", "model"):
+                                row = bench.timed_run(count, what)
+                                results["nightly"].append(row)
+                                print(_nightly_line(row), flush=True)
                         results["chunk_split"].append(bench.chunk_split())
                         if args.naive and n == min(sizes):
                             for count in worker_counts:
@@ -320,15 +348,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _nightly_line(row: dict[str, Any]) -> str:
     return (
-        f"  {row['db']:<10} {row['open_cases']:>9,} open  {row['workers']} worker(s)"
-        f"  {row['seconds']:>7.2f} s  {row['cases_per_s']:>9,} cases/s"
+        f"  {row['run']:<8} {row['db']:<10} {row['open_cases']:>9,} open  {row['workers']}"
+        f" worker(s)  {row['seconds']:>7.2f} s  {row['cases_per_s']:>9,} cases/s"
+        f"  {row['changed']:>9,} changed"
     )
 
 
 def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     goals = []
     for row in results["nightly"]:
-        if row["open_cases"] >= GOAL_CASES and row["workers"] == 2:
+        if row["run"] == "nightly" and row["open_cases"] >= GOAL_CASES and row["workers"] == 2:
             limit = GOALS_S[row["db"]]
             goals.append({
                 "goal": f"nightly over 1M open cases on {row['db']}, 2 workers < {limit:.0f} s",
@@ -338,8 +367,8 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         same = [
             r
             for r in results["nightly"]
-            if (r["db"], r["workers"], r["open_cases"])
-            == (naive["db"], naive["workers"], naive["open_cases"])
+            if (r["run"], r["db"], r["workers"], r["open_cases"])
+            == ("model", naive["db"], naive["workers"], naive["open_cases"])
         ]
         if same:
             ratio = same[0]["cases_per_s"] / naive["cases_per_s"]  # on the same database
@@ -362,18 +391,19 @@ def _machine() -> dict[str, Any]:
 
 def _print_table(results: dict[str, Any]) -> None:
     head = (
-        f"\n{'db':<10} {'open cases':>10} {'wk':>2} {'end-to-end s':>12} {'cases/s':>9}"
+        f"\n{'run':<8} {'db':<10} {'open cases':>10} {'wk':>2} {'end-to-end s':>12} {'cases/s':>9}"
         f" {'to start s':>10} {'chunks wall s':>13} {'Σ chunk s':>9} {'finish s':>8}"
-        f" {'chunks':>6} {'band moves':>10}"
+        f" {'chunks':>6} {'changed':>9} {'band moves':>10}"
     )
     print(head)
     print("-" * (len(head) - 1))
     for r in results["nightly"]:
         print(
-            f"{r['db']:<10} {r['open_cases']:>10,} {r['workers']:>2} {r['seconds']:>12.2f}"
+            f"{r['run']:<8} {r['db']:<10} {r['open_cases']:>10,} {r['workers']:>2}"
+            f" {r['seconds']:>12.2f}"
             f" {r['cases_per_s']:>9,} {r['to_start_s']:>10.2f} {r['chunks_wall_s']:>13.2f}"
             f" {r['chunk_work_sum_s']:>9.2f} {r['finish_s']:>8.2f} {r['chunks']:>6}"
-            f" {r['band_changes']:>10,}"
+            f" {r['changed']:>9,} {r['band_changes']:>10,}"
         )
     if results["naive"]:
         print(f"\n{'naive (one task per case)':<26} {'cases':>6} {'wk':>2} {'s':>8} {'cases/s':>9}")

@@ -8,6 +8,8 @@ plain deferred BEGIN and never block writers.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,8 +69,37 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if connection.get_execution_options().get(_WRITE_OPTION, False):
+            _begin_immediate(connection, busy_ms)
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(connection: Any, busy_ms: int) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock in steps of a few milliseconds.
+
+    SQLite's own busy handler backs off to 50-100 ms sleeps, so a writer queued
+    behind another often sleeps on long after the lock is free: two rescore
+    workers were slower than one. Polling every few milliseconds hands the lock
+    over at once; after `busy_ms` the last try raises "database is locked" as before.
+    """
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + busy_ms / 1000
+        pause = 0.0005
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.004)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
 
 
 def is_sqlite(engine: Engine) -> bool:
