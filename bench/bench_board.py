@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
+from config.settings import load_settings  # noqa: E402
 from scoring.model import DEFAULT_MODEL_PATH  # noqa: E402
 from tasking.db import make_engine, session_scope  # noqa: E402
 from tasking.migrate import upgrade  # noqa: E402
@@ -174,14 +175,12 @@ def publish_version(engine: Engine, version: int, weight: str) -> None:
 
 
 def rescore_everything(engine: Engine) -> dict[str, Any]:
-    """A full inline rescore under a changed model (n/a until tasking.services.rescore exists)."""
-    try:
-        from tasking.services.rescore import rescore_all
-    except ImportError:
-        return {"status": "n/a: tasking.services.rescore.rescore_all not available"}
+    """A full inline rescore under a changed model, as `tasking rescore` does it."""
+    from tasking.services.rescore import rescore_all
+
     publish_version(engine, 2, "1.1")
     started = time.perf_counter()
-    stats = rescore_all(engine=engine, reason="rescore")
+    stats = rescore_all(engine=engine, reason="rescore", bulk_min=load_settings().bulk_rescore_min)
     seconds = time.perf_counter() - started
     result = {"status": "ok", "cases": stats.cases, "changed": stats.changed, "seconds": seconds}
     result["cases_per_s"] = stats.cases / seconds

@@ -1,4 +1,4 @@
-"""bulk runs: board index set aside, packed inputs on scores, room for in-place updates
+"""bulk runs: board index set aside, packed inputs on scores, review index, HOT room
 
 Revision ID: 0003
 Revises: 0002
@@ -43,6 +43,9 @@ def upgrade() -> None:
         f" intel_epoch = (SELECT {epoch} FROM assessment a WHERE a.case_id = case_score.case_id)"
         " WHERE EXISTS (SELECT 1 FROM assessment a WHERE a.case_id = case_score.case_id)"
     )
+    with op.batch_alter_table("case_record", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_record_next_review")
+        batch_op.create_index("ix_case_record_review_state", ["next_review", "state"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         # Free room on each page lets PostgreSQL update a score in place (HOT) when
         # no indexed column changes, as in a bulk run. Applies to pages written from now.
@@ -50,6 +53,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("case_record", schema=None) as batch_op:
+        batch_op.drop_index("ix_case_record_review_state")
+        batch_op.create_index("ix_case_record_next_review", ["next_review"], unique=False)
     with op.batch_alter_table("case_score", schema=None) as batch_op:
         batch_op.drop_column("intel_epoch")
         batch_op.drop_column("inputs")
