@@ -8,10 +8,9 @@ plain deferred BEGIN and never block writers.
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,8 @@ from config.settings import Settings
 _WRITE_OPTION = "tasking_write"
 SQLITE_CACHE_KIB = 256 * 1024  # per connection, allocated only as pages are used
 SQLITE_CHECKPOINT_PAGES = 50_000
+# How SQLAlchemy stores datetimes in SQLite: raw driver writes must use the same text.
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def make_engine(
@@ -69,37 +70,8 @@ def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(_WRITE_OPTION, False):
-            _begin_immediate(connection, busy_ms)
-        else:
-            connection.exec_driver_sql("BEGIN")
-
-
-def _begin_immediate(connection: Any, busy_ms: int) -> None:
-    """BEGIN IMMEDIATE, waiting for the write lock in steps of a few milliseconds.
-
-    SQLite's own busy handler backs off to 50-100 ms sleeps, so a writer queued
-    behind another often sleeps on long after the lock is free: two rescore
-    workers were slower than one. Polling every few milliseconds hands the lock
-    over at once; after `busy_ms` the last try raises "database is locked" as before.
-    """
-    raw = connection.connection.driver_connection
-    raw.execute("PRAGMA busy_timeout=0")
-    try:
-        deadline = time.monotonic() + busy_ms / 1000
-        pause = 0.0005
-        while time.monotonic() < deadline:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.004)
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -134,6 +106,11 @@ def engine_from_settings(settings: Settings) -> Engine:
         pool_timeout=settings.db_pool_timeout,
         busy_ms=settings.sqlite_busy_timeout_ms,
     )
+
+
+def driver_datetime(conn: Connection, moment: datetime) -> Any:
+    """A datetime as the raw driver cursor should receive it (it bypasses SQLAlchemy's types)."""
+    return moment.strftime(SQLITE_DATETIME) if conn.dialect.name == "sqlite" else moment
 
 
 def fetch_rows(conn: Connection, sql: str) -> list[tuple[Any, ...]]:

@@ -19,6 +19,8 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection
 
+from tasking.db import driver_datetime
+
 # Score columns a rescore writes, with their PostgreSQL binary types.
 ALL_COLUMNS = {
     "harm_base": ">f8", "total_harm": ">f8", "risk": ">f8", "freshness": ">f8",
@@ -61,7 +63,7 @@ def write_scores(
     """Write the given rows' new scores; returns which rows this call wrote."""
     if conn.dialect.name == "sqlite":
         same_model = old_models == version_id
-        stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite datetime format
+        stamp = driver_datetime(conn, now)
         for rows, names in ((same_model, AGE_COLUMNS), (~same_model, tuple(ALL_COLUMNS))):
             if rows.any():
                 _sqlite_update(conn, case_ids[rows], {n: values[n][rows] for n in names},

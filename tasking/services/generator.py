@@ -28,7 +28,7 @@ from sqlmodel import select
 
 import scoring
 from scoring.vector import KEY_RANGES
-from tasking.db import is_sqlite, session_scope
+from tasking.db import SQLITE_DATETIME, is_sqlite, session_scope
 from tasking.models import (
     ASSET_TYPES,
     NO_DEADLINE,
@@ -474,7 +474,7 @@ def _constants(org: _Org, now: datetime) -> dict[str, Any]:
         "rationale": "",
         "moderation_note": "",
         "model_version_id": org.model_version_id,
-        "scored_at": now.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "scored_at": now.strftime(SQLITE_DATETIME),  # text: valid input for PostgreSQL too
         "score_version": 1,
     }
 

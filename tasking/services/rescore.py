@@ -21,18 +21,12 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 import scoring
-from tasking.db import fetch_rows, is_sqlite, writer
+from tasking.db import driver_datetime, fetch_rows, is_sqlite, writer
 from tasking.models import ASSET_TYPES, utcnow
 from tasking.services import bulk
 from tasking.services.bulkwrite import column_values, write_scores
 from tasking.services.errors import Invalid
-from tasking.services.scores import (
-    AGE_DECIMALS,
-    SECONDS_PER_DAY,
-    current_model,
-    epoch_seconds,
-    unpack_inputs,
-)
+from tasking.services.scores import ages_at, current_model, unpack_inputs
 
 # One table, one pass: the packed inputs and intelligence time are stored on the score.
 _LOAD_SQL = """
@@ -174,8 +168,7 @@ def rescore_in(
         return stats
     started = time.perf_counter()
     codes = unpack_inputs(data["inputs"])
-    ages = np.maximum(0.0, (epoch_seconds(now) - data["intel_epoch"]) / SECONDS_PER_DAY)
-    ages = np.round(ages, AGE_DECIMALS)
+    ages = ages_at(data["intel_epoch"], now)
     scores = scoring.score_arrays({**codes, "A": ages}, model=model)
     scores["age_days"] = ages
     changed = (
@@ -206,11 +199,6 @@ def rescore_in(
     return stats
 
 
-def _scored_at(conn: Connection, now: datetime) -> Any:
-    # Raw driver calls bypass SQLAlchemy's type processing; match its SQLite format.
-    return now.strftime("%Y-%m-%d %H:%M:%S.%f") if is_sqlite(conn.engine) else now
-
-
 def _write_history(
     conn: Connection,
     data: np.ndarray,
@@ -222,6 +210,7 @@ def _write_history(
     reason: str,
     run_id: int | None,
 ) -> None:
+    scored_at = driver_datetime(conn, now)
     rows = []
     for i in idx.tolist():
         inputs = {key: int(codes[key][i]) for key in scoring.INTEGER_KEYS}
@@ -238,7 +227,7 @@ def _write_history(
                 reason,
                 run_id,
                 why_it_moved(data[i], scores, i),
-                _scored_at(conn, now),
+                scored_at,
             )
         )
     marks = ", ".join(["?" if is_sqlite(conn.engine) else "%s"] * 11)

@@ -131,12 +131,16 @@ def current_model(*, session: Session) -> tuple[ModelVersion, scoring.Model]:
 AGE_DECIMALS = 4  # ages are stored to ~9 seconds so a stored vector reproduces its score
 
 
+def ages_at(intel_epochs: np.ndarray, now: datetime) -> np.ndarray:
+    """Intelligence ages in days at `now` from epoch seconds, rounded as stored, never negative."""
+    return np.round(
+        np.maximum(0.0, (epoch_seconds(now) - intel_epochs) / SECONDS_PER_DAY), AGE_DECIMALS
+    )
+
+
 def age_days(intel_at: datetime, now: datetime) -> float:
-    """Intelligence age in days at `now`, rounded as stored (never negative)."""
-    # Same arithmetic as the bulk loader (epoch seconds) so both agree to the bit.
-    seconds = epoch_seconds(now) - epoch_seconds(intel_at)
-    days = max(0.0, seconds / SECONDS_PER_DAY)
-    return float(np.round(days, AGE_DECIMALS))
+    """One intelligence age in days at `now` (the same arithmetic as the bulk rescore)."""
+    return float(ages_at(np.array([epoch_seconds(intel_at)]), now)[0])
 
 
 def epoch_seconds(moment: datetime) -> float:

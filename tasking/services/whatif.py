@@ -13,44 +13,34 @@ import scoring
 from tasking.db import fetch_rows, writer
 from tasking.models import ModelVersion, RunKind, ScoringRun, utcnow
 from tasking.services.errors import NotFound
-from tasking.services.scores import (
-    AGE_DECIMALS,
-    SECONDS_PER_DAY,
-    current_model,
-    engine_model,
-    epoch_seconds,
-)
+from tasking.services.scores import ages_at, current_model, engine_model, unpack_inputs
 
 TOP = 20
-_EPOCH = {
+_TIEBREAKS = {
     "sqlite": (
-        "CAST(strftime('%s', {c}) AS INTEGER) + CAST(substr({c}, 20) AS REAL)",
         "julianday(s.bk_deadline)",
+        "CAST(strftime('%s', s.bk_submitted) AS INTEGER)"
+        " + CAST(substr(s.bk_submitted, 20) AS REAL)",
     ),
     "postgresql": (
-        "CAST(EXTRACT(EPOCH FROM {c}) AS DOUBLE PRECISION)",
         "CAST(s.bk_deadline - DATE '1970-01-01' AS DOUBLE PRECISION)",
+        "CAST(EXTRACT(EPOCH FROM s.bk_submitted) AS DOUBLE PRECISION)",
     ),
 }
 _DTYPE = np.dtype(
     [
-        ("case_id", np.int64), ("P", np.int8), ("Ps", np.int8), ("F", np.int8), ("C", np.int8),
-        ("S", np.int8), ("V", np.int8), ("L", np.int8), ("Cf", np.int8), ("Ca", np.int8),
-        ("Cb", np.int8), ("O", np.int8), ("T", np.int8), ("intel", np.float64),
+        ("case_id", np.int64), ("inputs", np.int64), ("intel", np.float64),
         ("deadline", np.float64), ("submitted", np.float64),
     ]
 )  # fmt: skip
 
 
 def _load(conn: Connection) -> np.ndarray:
-    stamp, deadline = _EPOCH[conn.dialect.name]
+    deadline, submitted = _TIEBREAKS[conn.dialect.name]
     truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
     sql = (
-        "SELECT a.case_id, a.p, a.ps, a.f, a.c, a.s, a.v, a.l, a.cf, a.ca, a.cb, a.o, a.t,"
-        f" {stamp.format(c='a.intel_at')}, {deadline},"
-        f" {stamp.format(c='s.bk_submitted')}"
-        " FROM assessment a JOIN case_score s ON s.case_id = a.case_id"
-        f" WHERE s.on_board = {truth}"
+        f"SELECT s.case_id, s.inputs, s.intel_epoch, {deadline}, {submitted}"
+        f" FROM case_score s WHERE s.on_board = {truth}"
     )
     rows = fetch_rows(conn, sql)
     return np.fromiter(rows, dtype=_DTYPE, count=len(rows))
@@ -66,10 +56,8 @@ def preview(*, engine: Engine, model: scoring.Model, current: scoring.Model) -> 
     now = utcnow()
     with engine.connect() as conn:
         data = _load(conn)
-    ages = np.round(
-        np.maximum(0.0, (epoch_seconds(now) - data["intel"]) / SECONDS_PER_DAY), AGE_DECIMALS
-    )
-    columns = {key: data[key] for key in scoring.INTEGER_KEYS}
+    ages = ages_at(data["intel"], now)
+    columns = unpack_inputs(data["inputs"])
     # Both sides at the same moment, so only the model differs (not the ageing).
     before = scoring.score_arrays({**columns, "A": ages}, model=current)
     after = scoring.score_arrays({**columns, "A": ages}, model=model)
@@ -79,10 +67,10 @@ def preview(*, engine: Engine, model: scoring.Model, current: scoring.Model) -> 
         "ids": data["case_id"],
     }
     rank_before = scoring.ranks(
-        scoring.rank_order(before["priority"], data["T"], before["position"], **tiebreak)
+        scoring.rank_order(before["priority"], columns["T"], before["position"], **tiebreak)
     )
     rank_after = scoring.ranks(
-        scoring.rank_order(after["priority"], data["T"], after["position"], **tiebreak)
+        scoring.rank_order(after["priority"], columns["T"], after["position"], **tiebreak)
     )
     moved = rank_before - rank_after
     top = np.argsort(-np.abs(moved), kind="stable")[:TOP]
