@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo workers bench bench-scoring bench-board bench-rescore clean
+.PHONY: install test lint typecheck pytest demo workers migration bench bench-scoring bench-board bench-rescore clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ demo: $(STAMP)
 # One Celery worker and the beat, against the embedded Redis unless REDIS_URL is set.
 workers: demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+# A new migration from the models: make migration MSG="what changed"
+migration: $(STAMP)
+	$(BIN)/python -c "import sys, tempfile; from tasking.db import make_engine; \
+	from tasking.migrate import upgrade, autogenerate; \
+	engine = make_engine(f'sqlite:///{tempfile.mkdtemp()}/head.db'); \
+	upgrade(engine); autogenerate(engine, sys.argv[1])" "$(MSG)"
 
 bench: bench-scoring bench-board bench-rescore
 

@@ -51,7 +51,6 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:9/0")  # never the embedde
 
 from sqlalchemy import Engine, text  # noqa: E402
 
-import scoring  # noqa: E402
 from bench.naive_app import NAIVE_TASK  # noqa: E402
 from tasking.db import make_engine, session_scope  # noqa: E402
 from tasking.migrate import upgrade  # noqa: E402
@@ -60,9 +59,16 @@ from tasking.services.demo import seed_demo  # noqa: E402
 from tasking.services.generator import generate_cases  # noqa: E402
 from tasking.services.rescore import rescore_range  # noqa: E402
 from tasking.services.scores import publish_model_text  # noqa: E402
+from tests.scoring.support import model_text_with  # noqa: E402
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
 from tests.support.redis import ThrowawayRedis  # noqa: E402
-from tests.workers.live import Worker, celery_client, wait_for, worker_env  # noqa: E402
+from tests.workers.live import (  # noqa: E402
+    Worker,
+    all_tails,
+    client_for,
+    wait_for,
+    worker_env,
+)
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "rescore.json"
 CHUNK = 20_000  # the production default (TASKING_RESCORE_CHUNK)
@@ -71,9 +77,9 @@ GOAL_CASES = 1_000_000
 GOALS_S = {"sqlite": 10.0, "postgresql": 15.0}  # nightly over 1M open cases, two workers
 NAIVE_GOAL = 20.0  # one task per case at least this many times slower
 RUN_TIMEOUT_S = 900.0
+RUN_AFTER = "FROM scoring_run WHERE id > :last AND kind = :kind"  # the run a timed send started
 KINDS = {"sqlite": ("sqlite",), "postgres": ("postgresql",), "both": ("sqlite", "postgresql")}
 FIRST_DAY = date(2031, 1, 1)
-BASE_MODEL = scoring.model.DEFAULT_MODEL_PATH.read_text("utf-8")
 
 
 class Bench:
@@ -104,20 +110,24 @@ class Bench:
             more = int((open_wanted - have) / share * 1.002) + 10
             generate_cases(engine=self.engine, count=more, seed=seed)
             seed += 1
+        self.settle()
+        return {"seconds": time.perf_counter() - started}
+
+    def settle(self, table: str = "") -> None:
+        """Start timed work from a checkpointed SQLite file or a vacuumed PostgreSQL table."""
         if self.kind == "sqlite":
-            with self.engine.connect() as conn:  # start the timed runs from a checkpointed file
+            with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         else:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
-        return {"seconds": time.perf_counter() - started}
+                conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
 
     def new_model(self) -> int:
         """Publish the next model version; every open case's score changes under it."""
         self.model_version += 1
         weight = "2.0" if self.model_version % 2 == 0 else "1.0"
-        content = BASE_MODEL.replace("version = 1", f"version = {self.model_version}").replace(
-            "P = 1.0 ", f"P = {weight} "
+        content = model_text_with(
+            ("version = 1", f"version = {self.model_version}"), ("P = 1.0 ", f"P = {weight} ")
         )
         with session_scope(self.engine) as session:
             row = publish_model_text(session=session, content=content)
@@ -148,12 +158,7 @@ class Bench:
         """Let a day pass for the stored scores: what the nightly run then catches up with."""
         with self.engine.begin() as conn:
             conn.execute(text("UPDATE case_score SET intel_epoch = intel_epoch - 86400"))
-        if self.kind == "sqlite":
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE case_score")
+        self.settle("case_score")
 
     def timed_run(self, workers: int, what: str) -> dict[str, Any]:
         """One run through the broker ('nightly' or 'model'), timed from send to 'completed'."""
@@ -164,36 +169,27 @@ class Bench:
         self.runs += 1
         day = FIRST_DAY + timedelta(days=self.runs)
         last = self.scalar("SELECT coalesce(max(id), 0) FROM scoring_run")
-        query = "SELECT status FROM scoring_run WHERE id > :last AND kind = :kind"
-        kind = "nightly" if what == "nightly" else "model"
-        with self.workers(workers) as crew:
-            client = celery_client(self.redis.url)
-            try:
-                sent = utcnow()
-                began = time.perf_counter()
-                if what == "nightly":
-                    client.send_task("scoring.nightly_run", args=[day.isoformat()])
-                else:
-                    client.send_task("scoring.rescore_queue", args=["all", "bench", "model"])
-                status = wait_for(
-                    lambda: self.scalar(query, last=last, kind=kind) in {"completed", "failed"},
-                    timeout=RUN_TIMEOUT_S, what=f"the {what} run", interval=0.01,
-                    details=lambda: "\n".join(w.tail() for w in crew),
-                )  # fmt: skip
-                seconds = time.perf_counter() - began
-            finally:
-                client.close()
-        assert status, "the run did not finish"
-        return {"run": what, **self._phases(last, kind, sent, seconds, workers)}
+        with self.workers(workers) as crew, client_for(self.redis.url) as client:
+            sent = utcnow()
+            began = time.perf_counter()
+            if what == "nightly":
+                client.send_task("scoring.nightly_run", args=[day.isoformat()])
+            else:
+                client.send_task("scoring.rescore_queue", args=["all", "bench", "model"])
+            wait_for(
+                lambda: self.scalar(f"SELECT status {RUN_AFTER}", last=last, kind=what)
+                in {"completed", "failed"},
+                timeout=RUN_TIMEOUT_S, what=f"the {what} run", interval=0.01,
+                details=lambda: all_tails(crew),
+            )  # fmt: skip
+            seconds = time.perf_counter() - began
+        return {"run": what, **self._phases(last, what, sent, seconds, workers)}
 
     def _phases(
         self, last: int, kind: str, sent: datetime, seconds: float, workers: int
     ) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            run = conn.execute(
-                text("SELECT * FROM scoring_run WHERE id > :last AND kind = :kind"),
-                {"last": last, "kind": kind},
-            ).one()
+            run = conn.execute(text(f"SELECT * {RUN_AFTER}"), {"last": last, "kind": kind}).one()
             chunk = conn.execute(
                 text(
                     "SELECT count(*), sum(seconds), max(done_at), sum(attempts)"
@@ -236,22 +232,21 @@ class Bench:
             "SELECT count(*) FROM case_score WHERE on_board = :t"
             " AND case_id BETWEEN :lo AND :hi AND model_version_id = :v"
         )
-        with self.workers(workers, app="bench.naive_app") as crew:
-            client = celery_client(self.redis.url)
-            try:
-                began = time.perf_counter()
-                for case_id in ids:
-                    client.send_task(NAIVE_TASK, args=[case_id])
-                sent_s = time.perf_counter() - began
-                wait_for(
-                    lambda: self.scalar(done_sql, t=True, lo=ids[0], hi=ids[-1], v=version)
-                    >= len(ids),
-                    timeout=RUN_TIMEOUT_S, what="the naive tasks", interval=0.1,
-                    details=lambda: "\n".join(w.tail() for w in crew),
-                )  # fmt: skip
-                seconds = time.perf_counter() - began
-            finally:
-                client.close()
+        with (
+            self.workers(workers, app="bench.naive_app") as crew,
+            client_for(self.redis.url) as client,
+        ):
+            began = time.perf_counter()
+            for case_id in ids:
+                client.send_task(NAIVE_TASK, args=[case_id])
+            sent_s = time.perf_counter() - began
+            wait_for(
+                lambda: self.scalar(done_sql, t=True, lo=ids[0], hi=ids[-1], v=version)
+                >= len(ids),
+                timeout=RUN_TIMEOUT_S, what="the naive tasks", interval=0.1,
+                details=lambda: all_tails(crew),
+            )  # fmt: skip
+            seconds = time.perf_counter() - began
         return {
             "db": self.kind, "open_cases": self.open_cases(), "cases": len(ids), "workers": workers,
             "seconds": round(seconds, 3), "send_s": round(sent_s, 3),

@@ -83,23 +83,24 @@ def score_vectors(vectors: Iterable[str], *, model: Model | None = None) -> list
         except VectorError as exc:
             raise VectorError(exc.key, exc.reason, index=index) from None
     scores = score_arrays(inputs_to_columns(parsed), model=model)
+    values = {key: column.tolist() for key, column in scores.items()}  # Python floats and ints
+    label = model.label
     results = []
     for i, inputs in enumerate(parsed):
-        band = int(scores["band"][i])
-        grade = int(scores["position_grade"][i])
+        band, grade = values["band"][i], values["position_grade"][i]
         results.append(
             {
                 "vector": inputs.vector,
-                "harm_base": float(scores["harm_base"][i]),
-                "total_harm": float(scores["total_harm"][i]),
-                "risk": float(scores["risk"][i]),
-                "freshness": float(scores["freshness"][i]),
-                "priority": float(scores["priority"][i]),
+                "harm_base": values["harm_base"][i],
+                "total_harm": values["total_harm"][i],
+                "risk": values["risk"][i],
+                "freshness": values["freshness"][i],
+                "priority": values["priority"][i],
                 "band": BANDS[band],
-                "position": int(scores["position"][i]),
+                "position": values["position"][i],
                 "position_grade": GRADES[grade],
                 "grading": model.grading_text(band, grade),
-                "model": model.label,
+                "model": label,
                 "model_hash": model.content_hash,
             }
         )

@@ -123,21 +123,23 @@ def _nearest_moves(inputs: Inputs, band: int, model: Model) -> list[BandMove]:
 
 
 def _age_move(base: dict[str, float], band: int, model: Model) -> BandMove | None:
-    """The age at which ageing intelligence drops the case a band, if it ever does."""
-    if base["T"] or model.decay.function == "none":
-        return None
+    """The age at which ageing intelligence drops the case a band, if it ever does.
+
+    Without decay, or once the lifetime is reached, the band at the lifetime is
+    the band now, so such cases return None from the first check.
+    """
     lifetime = model.decay.lifetime_days
-    oldest = _score_rows([{**base, "A": lifetime}], model)
-    if int(oldest["band"][0]) == band:
+    after = _score_rows([{**base, "A": lifetime}], model)
+    if int(after["band"][0]) == band:
         return None
-    lo, hi = base["A"], lifetime  # band unchanged at lo, changed at hi
+    lo, hi = base["A"], lifetime  # band unchanged at lo, changed at hi (scored as `after`)
     for _ in range(_AGE_SEARCH_STEPS):
         mid = (lo + hi) / 2
-        if int(_score_rows([{**base, "A": mid}], model)["band"][0]) == band:
+        scored = _score_rows([{**base, "A": mid}], model)
+        if int(scored["band"][0]) == band:
             lo = mid
         else:
-            hi = mid
-    after = _score_rows([{**base, "A": hi}], model)
+            hi, after = mid, scored
     return BandMove(
         factor="A",
         before=_display("A", base["A"]),

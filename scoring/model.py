@@ -108,7 +108,8 @@ class Model:
     grading: tuple[tuple[str, str, str], ...]  # [band code][grade code]
     content_hash: str
     source: str = ""
-    _tables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # A cache, not a field: a copy made with dataclasses.replace starts without tables.
+    _tables: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def label(self) -> str:

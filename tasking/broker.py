@@ -17,7 +17,6 @@ from pathlib import Path
 
 from config.settings import Settings
 
-EMBEDDED_PORT_DEFAULT = 6391
 START_TIMEOUT_S = 10.0
 
 

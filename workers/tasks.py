@@ -22,8 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from config.settings import load_settings
-from tasking.broker import broker_url
+from config.settings import Settings, load_settings
 from tasking.db import engine_from_settings
 from tasking.models import RunKind
 from tasking.services import runs, whatif
@@ -42,9 +41,15 @@ class BadMessage(ValueError):
 
 
 @cache
+def settings() -> Settings:
+    """This worker process's settings (read once from the environment)."""
+    return load_settings()
+
+
+@cache
 def engine() -> Engine:
     """This worker process's engine (created after the fork, on first use)."""
-    return engine_from_settings(load_settings())
+    return engine_from_settings(settings())
 
 
 def positive_id(value: Any, name: str) -> int:
@@ -90,11 +95,10 @@ def rescore_queue(
     try:
         if kind not in RUN_KINDS or not isinstance(reason, str):
             raise BadMessage(f"kind {kind!r} / reason {reason!r}")
-        settings = load_settings()
         run = runs.start_run(
             engine=engine(), kind=kind, reason=reason[:60], task_id=self.request.id,
-            board_filter=_board_filter(board_filter), chunk_size=settings.rescore_chunk_size,
-            bulk_min=settings.bulk_rescore_min,
+            board_filter=_board_filter(board_filter), chunk_size=settings().rescore_chunk_size,
+            bulk_min=settings().bulk_rescore_min,
         )  # fmt: skip
     except (BadMessage, Invalid) as exc:
         log.error("rescore_queue: dropped malformed message: %s", exc)
@@ -153,22 +157,22 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
     except BadMessage as exc:
         log.error("nightly_run: dropped: %s", exc)
         return
-    settings = load_settings()
-    client = redis.Redis.from_url(broker_url(settings))
     # The lock stops two beats racing; the unique (kind, date) row makes it once per date.
-    lock = client.lock(f"tasking:nightly:{day.isoformat()}", timeout=300, blocking=False)
-    if not lock.acquire():
-        log.info("nightly run %s: another trigger holds the lock; skipped", day)
-        return
-    try:
-        run = runs.start_run(
-            engine=engine(), kind=RunKind.NIGHTLY.value, run_date=day, reason=f"nightly {day}",
-            chunk_size=settings.rescore_chunk_size, bulk_min=settings.bulk_rescore_min,
-        )  # fmt: skip
-    except (OperationalError, DBAPIError) as exc:
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
-    finally:
-        lock.release()
+    with redis.Redis.from_url(self.app.conf.broker_url) as client:
+        lock = client.lock(f"tasking:nightly:{day.isoformat()}", timeout=300, blocking=False)
+        if not lock.acquire():
+            log.info("nightly run %s: another trigger holds the lock; skipped", day)
+            return
+        try:
+            run = runs.start_run(
+                engine=engine(), kind=RunKind.NIGHTLY.value, run_date=day,
+                reason=f"nightly {day}", chunk_size=settings().rescore_chunk_size,
+                bulk_min=settings().bulk_rescore_min,
+            )  # fmt: skip
+        except DBAPIError as exc:
+            raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+        finally:
+            lock.release()
     if run is None or run.id is None:
         log.info("nightly run %s already exists; skipped", day)
         return

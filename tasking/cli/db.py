@@ -5,11 +5,12 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from typing import NoReturn
 
 import click
 from sqlalchemy import Engine
 
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 from tasking.db import engine_from_settings, session_scope
 from tasking.migrate import upgrade
 from tasking.models import Role
@@ -21,12 +22,12 @@ from tasking.services.scores import current_model
 from tasking.services.users import create_user as create_user_service
 
 
-def configured_engine() -> Engine:
+def configured_engine(settings: Settings | None = None) -> Engine:
     """The engine for the configured database."""
-    return engine_from_settings(load_settings())
+    return engine_from_settings(settings or load_settings())
 
 
-def fail(exc: DomainError) -> None:
+def fail(exc: DomainError) -> NoReturn:
     """Report a refused operation on stderr and exit non-zero."""
     click.echo(f"error: {exc.message}", err=True)
     for name, reason in exc.fields.items():
@@ -37,8 +38,7 @@ def fail(exc: DomainError) -> None:
 @click.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema and publish the scoring model."""
-    settings = load_settings()
-    engine = engine_from_settings(settings)
+    engine = configured_engine()
     upgrade(engine)
     with session_scope(engine) as session:
         version, _ = current_model(session=session)
@@ -97,9 +97,10 @@ def rescore(chunk_size: int, queue: bool, board_filter: str | None) -> None:
         return
     if board_filter:
         raise click.BadParameter("board filters need --queue", param_hint="--filter")
+    settings = load_settings()
     stats = rescore_all(
-        engine=configured_engine(), reason="rescore", chunk_size=chunk_size,
-        bulk_min=load_settings().bulk_rescore_min,
+        engine=configured_engine(settings), reason="rescore", chunk_size=chunk_size,
+        bulk_min=settings.bulk_rescore_min,
     )  # fmt: skip
     rate = stats.cases / stats.seconds if stats.seconds else 0.0
     click.echo(

@@ -7,8 +7,7 @@ import time
 import click
 from tqdm import tqdm
 
-from config.settings import load_settings
-from tasking.db import engine_from_settings
+from tasking.cli.db import configured_engine
 from tasking.services.errors import DomainError
 from tasking.services.generator import generate_cases
 
@@ -27,7 +26,7 @@ from tasking.services.generator import generate_cases
 )
 def generate(count: int, seed: int, batch: int) -> None:
     """Add N fictional, scored cases (--cases N) to the database; run `tasking seed-demo` first."""
-    engine = engine_from_settings(load_settings())
+    engine = configured_engine()
     started = time.perf_counter()
     try:
         # The bar goes to stderr and hides itself when stderr is not a terminal.

@@ -61,7 +61,6 @@ def whatif(version_id: int, queue: bool) -> None:
         run = run_whatif(engine=configured_engine(), model_version_id=version_id)
     except DomainError as exc:
         fail(exc)
-        return
     click.echo(json.dumps(json.loads(run.summary), indent=2))
 
 
@@ -71,7 +70,8 @@ def whatif(version_id: int, queue: bool) -> None:
 @click.option("--inline", is_flag=True, help="Rescore here instead of through the workers.")
 def publish(version_id: int, admin_name: str, inline: bool) -> None:
     """Make a model version current; every open case is then rescored under it."""
-    engine = configured_engine()
+    settings = load_settings()
+    engine = configured_engine(settings)
     try:
         with session_scope(engine) as session:
             admin = session.exec(select(User).where(User.username == admin_name)).first()
@@ -87,8 +87,7 @@ def publish(version_id: int, admin_name: str, inline: bool) -> None:
         fail(exc)
     click.echo(f"{label} is now current")
     if inline:
-        bulk_min = load_settings().bulk_rescore_min
-        stats = rescore_all(engine=engine, reason="model", bulk_min=bulk_min)
+        stats = rescore_all(engine=engine, reason="model", bulk_min=settings.bulk_rescore_min)
         click.echo(f"rescored {stats.cases:,} open cases: {stats.changed:,} changed")
     else:
         click.echo("rescore queued for the workers; see `tasking runs`")

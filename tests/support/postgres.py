@@ -26,7 +26,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -113,7 +112,6 @@ class ThrowawayPostgres:
         self.external: URL | None = _normalise(external_url) if external_url else None
         self.port: int | None = None
         self.tmp_dir: Path | None = None
-        self.start_seconds: float | None = None
         self._url: URL | None = None
 
     @classmethod
@@ -173,7 +171,6 @@ class ThrowawayPostgres:
     def start(self) -> ThrowawayPostgres:
         if self._url is not None:
             return self
-        began = time.monotonic()
         if self.external is not None:
             self._url = self.external
             try:
@@ -187,7 +184,6 @@ class ThrowawayPostgres:
         if version < MIN_SERVER_VERSION:
             self.stop()
             raise ComponentUnavailable(f"server_version_num {version} < {MIN_SERVER_VERSION}")
-        self.start_seconds = time.monotonic() - began
         return self
 
     def stop(self) -> None:

@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import redis
@@ -70,7 +69,6 @@ class ThrowawayRedis:
         self.binary = binary
         self.port: int | None = None
         self.tmp_dir: Path | None = None
-        self.start_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     # --- public API -----------------------------------------------------------------
@@ -98,7 +96,6 @@ class ThrowawayRedis:
         """Start the server; after ``stop()`` it comes back on the same port and dir."""
         if self.running:
             return self
-        began = time.monotonic()
         binary = self.binary or find_redis_server()
         first_start = self.tmp_dir is None
         if self.tmp_dir is None:
@@ -109,7 +106,6 @@ class ThrowawayRedis:
             if first_start:
                 self.port = free_port()
             if self._launch(binary):
-                self.start_seconds = time.monotonic() - began
                 return self
             if "Address already in use" not in log_tail(self._log, 20):
                 break
@@ -148,17 +144,6 @@ class ThrowawayRedis:
         if self.tmp_dir is not None:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self.tmp_dir = None
-
-    def __enter__(self) -> ThrowawayRedis:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<ThrowawayRedis 127.0.0.1:{self.port} running={self.running}>"

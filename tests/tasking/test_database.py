@@ -31,7 +31,7 @@ def test_migrations_upgrade_is_repeatable(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'again.db'}")
     upgrade(engine)
     upgrade(engine)  # a second run is a no-op, not an error
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     assert head.isdigit()
     with engine.connect() as conn:

@@ -186,9 +186,7 @@ class Worker:
                 self.proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # pool children left behind, if any
-        self.proc.wait(timeout=30)
+        self.kill()  # pool children left behind, if any
 
     def log(self) -> str:
         """The whole log so far."""

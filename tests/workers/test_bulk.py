@@ -8,12 +8,11 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
-from alembic import command
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from tasking.db import session_scope, writer
-from tasking.migrate import alembic_config, upgrade
+from tasking.migrate import downgrade, upgrade
 from tasking.models import Assessment, CaseScore, ScoringRun, utcnow
 from tasking.services import bulk
 from tasking.services.board import board_page
@@ -140,10 +139,7 @@ def test_migration_0003_fills_packed_inputs_from_the_assessments(
 ) -> None:
     with Session(engine) as session:
         stored = {s.case_id: (s.inputs, s.intel_epoch) for s in session.exec(select(CaseScore))}
-    config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0002")
+    downgrade(engine, "0002")
     upgrade(engine)
     with Session(engine) as session:
         again = {s.case_id: (s.inputs, s.intel_epoch) for s in session.exec(select(CaseScore))}
