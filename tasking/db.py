@@ -8,7 +8,7 @@ plain deferred BEGIN and never block writers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -106,6 +106,20 @@ def engine_from_settings(settings: Settings) -> Engine:
         pool_timeout=settings.db_pool_timeout,
         busy_ms=settings.sqlite_busy_timeout_ms,
     )
+
+
+def sql_true(bind: Connection | Engine) -> str:
+    """The literal for TRUE in trusted raw SQL (SQLite's `1` matches the partial board index)."""
+    return "1" if bind.dialect.name == "sqlite" else "TRUE"
+
+
+def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Trusted SQL once per row through the raw driver cursor (bulk writes, no ORM)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
 def driver_datetime(conn: Connection, moment: datetime) -> Any:

@@ -23,7 +23,8 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("requested_hours >= 0 AND requested_hours <= 10000", name="ck_case_hours"),
         # The nightly review lists walk review dates in order and test the state from
-        # the index alone, stopping at the first few hundred matches.
+        # the index alone, stopping at the first few hundred matches. (No index on the
+        # state alone: boards filter scores, and a planner would pick it for these lists.)
         Index("ix_case_record_review_state", "next_review", "state"),
     )
 
@@ -44,7 +45,7 @@ class Case(SQLModel, table=True):
     opportunity_deadline: date | None = None
     next_review: date | None = Field(default=None)
     marking: str = Field(default=Marking.OFFICIAL_SENSITIVE.value, max_length=32)
-    state: str = Field(default=State.DRAFT.value, max_length=24, index=True)
+    state: str = Field(default=State.DRAFT.value, max_length=24)
     outcome: str | None = Field(default=None, max_length=200)
     lead_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_by_id: int = Field(foreign_key="app_user.id")

@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection
 
-from tasking.db import driver_datetime
+from tasking.db import driver_datetime, execute_many
 
 # Score columns a rescore writes, with their PostgreSQL binary types.
 ALL_COLUMNS = {
@@ -33,19 +33,6 @@ _PG_NAMES = {">f8": "float8", ">i2": "int2", ">i8": "int8"}
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _BATCH = "rescore_batch"
-
-
-def column_values(scores: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
-    """The stored columns for rows `idx` of an engine result (sort keys included)."""
-    values = {
-        name: scores[name][idx]
-        for name in ("harm_base", "total_harm", "risk", "freshness", "age_days", "priority")
-    }
-    for name in ("band", "position", "position_grade"):
-        values[name] = scores[name][idx].astype(np.int64)
-    values["bk_priority"] = -values["priority"]
-    values["bk_position"] = -values["position"]
-    return values
 
 
 def write_scores(
@@ -83,11 +70,7 @@ def _sqlite_update(
         f" scored_at = '{stamp}', score_version = score_version + 1 WHERE case_id = ?"
     )
     rows = zip(*(column.tolist() for column in values.values()), case_ids.tolist(), strict=True)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
+    execute_many(conn, sql, rows)
 
 
 def copy_payload(columns: list[tuple[str, np.ndarray]]) -> bytes:

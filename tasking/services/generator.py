@@ -47,10 +47,10 @@ from tasking.models import (
 )
 from tasking.services.errors import Invalid
 from tasking.services.scores import (
-    AGE_DECIMALS,
-    SECONDS_PER_DAY,
+    ages_at,
     current_model,
     pack_input_columns,
+    score_columns,
 )
 
 __all__ = ["generate_cases"]
@@ -316,10 +316,8 @@ def _assess(rng: np.random.Generator, org: _Org, kind_index: Ints, now_us: int) 
     age_days = np.where(serious, rng.exponential(30.0, n), rng.exponential(100.0, n))
     age_days = np.where(age_days > 400.0, rng.uniform(0.0, 400.0, n), age_days)
     intel_us = now_us - (age_days * US_PER_DAY).astype(np.int64)
-    # The same arithmetic as scores.age_days: microseconds -> seconds -> days, then round.
-    ages = np.round(
-        np.maximum(0.0, (now_us - intel_us) / 1_000_000 / SECONDS_PER_DAY), AGE_DECIMALS
-    )
+    # The stored intelligence epoch (exact: int64 microseconds over 10**6) and the one age rule.
+    ages = ages_at(intel_us / 1_000_000, now_us / 1_000_000)
     engine_columns = {key: inputs[key].astype(np.int8) for key in scoring.INTEGER_KEYS}
     scores = scoring.score_arrays({**engine_columns, "A": ages}, model=org.model)
     return _Assessed(inputs=inputs, intel_us=intel_us, ages=ages, scores=scores)
@@ -401,8 +399,6 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
     )
 
     vector = _vectors(inputs)
-    priority = scores["priority"]
-    position = scores["position"].astype(np.int64)
     no_deadline = NO_DEADLINE.isoformat()
     columns: dict[str, Any] = {
         "kind": kind,
@@ -433,22 +429,11 @@ def _draw(rng: np.random.Generator, org: _Org, n: int, now_us: int, null: Any) -
         "moderated_by_id": _or_null(_pick(rng, org.staff_ids, n), null, moderated),
         "moderated_at": moderated_at,
         "on_board": on_board.astype(np.int64),
-        "harm_base": scores["harm_base"],
-        "total_harm": scores["total_harm"],
-        "risk": scores["risk"],
-        "freshness": scores["freshness"],
-        "age_days": assessed.ages,
-        "priority": priority,
-        "band": scores["band"].astype(np.int64),
-        "position": position,
-        "position_grade": scores["position_grade"].astype(np.int64),
+        **score_columns({**scores, "age_days": assessed.ages}, slice(None)),
         "threat": inputs["T"],
         "inputs": pack_input_columns(inputs),
-        # Exactly epoch_seconds(intel_at): int64 microseconds over 10**6, correctly rounded.
-        "intel_epoch": assessed.intel_us / 1_000_000,
+        "intel_epoch": assessed.intel_us / 1_000_000,  # exactly epoch_seconds(intel_at)
         "bk_threat": 1 - inputs["T"],
-        "bk_priority": -priority,
-        "bk_position": -position,
         "bk_deadline": np.where(has_deadline, deadline, no_deadline),
         "bk_submitted": listed_at,
     }
@@ -580,23 +565,15 @@ def generate_cases(
     null = float("nan") if sqlite else None
     raw = engine.raw_connection()
     try:
-        dbapi: Any = raw.driver_connection
-        if sqlite:
-            # A bigger page cache for the run: the board and review indexes take random inserts.
-            old_cache = dbapi.execute("PRAGMA cache_size").fetchone()[0]
-            dbapi.execute("PRAGMA cache_size = -262144")
-        try:
-            for start in range(0, count, batch):
-                drawn = _draw(rng, org, min(batch, count - start), now_us, null)
-                if sqlite:
-                    _write_sqlite(dbapi, drawn, constants)
-                else:
-                    _write_postgres(dbapi, drawn, constants)
-                if progress is not None:
-                    progress(drawn.n)
-        finally:
+        dbapi: Any = raw.driver_connection  # with the engine's page cache (tasking.db)
+        for start in range(0, count, batch):
+            drawn = _draw(rng, org, min(batch, count - start), now_us, null)
             if sqlite:
-                dbapi.execute(f"PRAGMA cache_size = {int(old_cache)}")
+                _write_sqlite(dbapi, drawn, constants)
+            else:
+                _write_postgres(dbapi, drawn, constants)
+            if progress is not None:
+                progress(drawn.n)
     finally:
         raw.close()
     return count

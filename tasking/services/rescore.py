@@ -21,12 +21,18 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 import scoring
-from tasking.db import driver_datetime, fetch_rows, is_sqlite, writer
+from tasking.db import driver_datetime, execute_many, fetch_rows, is_sqlite, sql_true, writer
 from tasking.models import ASSET_TYPES, utcnow
 from tasking.services import bulk
-from tasking.services.bulkwrite import column_values, write_scores
+from tasking.services.bulkwrite import write_scores
 from tasking.services.errors import Invalid
-from tasking.services.scores import ages_at, current_model, unpack_inputs
+from tasking.services.scores import (
+    ages_at,
+    current_model,
+    epoch_seconds,
+    score_columns,
+    unpack_inputs,
+)
 
 # One table, one pass: the packed inputs and intelligence time are stored on the score.
 _LOAD_SQL = """
@@ -101,7 +107,7 @@ def filter_sql(board_filter: Mapping[str, Any] | None) -> str:
 
 def board_id_range(engine: Engine, where: str = "") -> tuple[int, int, int] | None:
     """Lowest and highest id, and count, of the cases on the boards (None when there are none)."""
-    truth = "1" if is_sqlite(engine) else "TRUE"
+    truth = sql_true(engine)
     with engine.connect() as conn:
         row = conn.execute(
             text(
@@ -121,10 +127,7 @@ def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 def _load(conn: Connection, lo: int, hi: int, where: str) -> np.ndarray:
-    dialect = conn.dialect.name
-    sql = _LOAD_SQL.format(
-        where=where, true="1" if dialect == "sqlite" else "TRUE", lo=int(lo), hi=int(hi)
-    )
+    sql = _LOAD_SQL.format(where=where, true=sql_true(conn), lo=int(lo), hi=int(hi))
     rows = fetch_rows(conn, sql)
     # fromiter over tuples is far faster than np.array(rows) for big chunks.
     return np.fromiter(rows, dtype=_LOAD_DTYPE, count=len(rows))
@@ -168,7 +171,7 @@ def rescore_in(
         return stats
     started = time.perf_counter()
     codes = unpack_inputs(data["inputs"])
-    ages = ages_at(data["intel_epoch"], now)
+    ages = ages_at(data["intel_epoch"], epoch_seconds(now))
     scores = scoring.score_arrays({**codes, "A": ages}, model=model)
     scores["age_days"] = ages
     changed = (
@@ -186,7 +189,7 @@ def rescore_in(
     if idx.size:
         updated = write_scores(
             conn, case_ids=data["case_id"][idx], old_versions=data["score_version"][idx],
-            old_models=data["model_version_id"][idx], values=column_values(scores, idx),
+            old_models=data["model_version_id"][idx], values=score_columns(scores, idx),
             version_id=version.id, now=now, lo=lo, hi=hi,
         )  # fmt: skip
         stats.changed = int(updated.sum())
@@ -236,11 +239,7 @@ def _write_history(
         f" model_version_id, reason, run_id, explanation, scored_at) VALUES ({marks})"
         " ON CONFLICT (case_id, score_version) DO NOTHING"
     )
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()
+    execute_many(conn, sql, rows)
 
 
 def why_it_moved(old: Any, scores: dict[str, np.ndarray], i: int) -> str:

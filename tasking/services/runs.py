@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 import scoring
-from tasking.db import fetch_rows, writer
+from tasking.db import fetch_rows, sql_true, writer
 from tasking.models import (
     BOARD_ORDER,
     OPEN_STATES,
@@ -248,7 +248,7 @@ def _band_movers(conn: Connection, run_id: int) -> list[dict[str, Any]]:
 def board_order(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
     """Every open case id in board order, with its priority, straight off the board index."""
     order = ", ".join(BOARD_ORDER)
-    truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
+    truth = sql_true(conn)
     # bk_priority is the priority negated (exactly): the index alone answers this.
     rows = fetch_rows(
         conn,
@@ -330,9 +330,8 @@ def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
 
 def _review_lists(conn: Connection, day: date) -> dict[str, Any]:
     open_states = [s.value for s in OPEN_STATES]
-    # Walk ix_case_record_review_state in date order, testing the state from the index;
-    # the state is wrapped so that no planner prefers the state index and sorts a million rows.
-    state = func.coalesce(col(Case.state), "")
+    # Both walk ix_case_record_review_state in date order, testing the state from the index.
+    state = col(Case.state)
     overdue = conn.execute(
         select(col(Case.id))
         .where(state.in_(open_states), col(Case.next_review) < day)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from threading import Lock
+from typing import Any
 
 import numpy as np
 from sqlmodel import Session, select
@@ -131,16 +132,17 @@ def current_model(*, session: Session) -> tuple[ModelVersion, scoring.Model]:
 AGE_DECIMALS = 4  # ages are stored to ~9 seconds so a stored vector reproduces its score
 
 
-def ages_at(intel_epochs: np.ndarray, now: datetime) -> np.ndarray:
-    """Intelligence ages in days at `now` from epoch seconds, rounded as stored, never negative."""
-    return np.round(
-        np.maximum(0.0, (epoch_seconds(now) - intel_epochs) / SECONDS_PER_DAY), AGE_DECIMALS
-    )
+def ages_at(intel_epochs: np.ndarray, now_epoch: float) -> np.ndarray:
+    """Intelligence ages in days (all in epoch seconds), rounded as stored, never negative.
+
+    The one age rule: inline scoring, bulk rescores, what-if and the generator use it.
+    """
+    return np.round(np.maximum(0.0, (now_epoch - intel_epochs) / SECONDS_PER_DAY), AGE_DECIMALS)
 
 
 def age_days(intel_at: datetime, now: datetime) -> float:
-    """One intelligence age in days at `now` (the same arithmetic as the bulk rescore)."""
-    return float(ages_at(np.array([epoch_seconds(intel_at)]), now)[0])
+    """One intelligence age in days at `now`."""
+    return float(ages_at(np.array([epoch_seconds(intel_at)]), epoch_seconds(now))[0])
 
 
 def epoch_seconds(moment: datetime) -> float:
@@ -214,6 +216,22 @@ def board_fields(case: Case) -> dict[str, object]:
     }
 
 
+def score_columns(scores: dict[str, np.ndarray], idx: Any) -> dict[str, np.ndarray]:
+    """The stored `case_score` columns for rows `idx` of an engine result, sort keys included.
+
+    The one place the board keys are derived from a score (inline, bulk and generated).
+    """
+    values = {
+        name: scores[name][idx]
+        for name in ("harm_base", "total_harm", "risk", "freshness", "age_days", "priority")
+    }
+    for name in ("band", "position", "position_grade"):
+        values[name] = scores[name][idx].astype(np.int64)
+    values["bk_priority"] = -values["priority"]
+    values["bk_position"] = -values["position"]
+    return values
+
+
 def score_case(
     *,
     session: Session,
@@ -227,28 +245,19 @@ def score_case(
     now = now or utcnow()
     version, model = current_model(session=session)
     age = age_days(assessment.intel_at, now)
+    inputs = assessment_inputs(assessment)
     result = scoring.score_arrays(assessment_columns(assessment, age), model=model)
-    priority = float(result["priority"][0])
-    position = int(result["position"][0])
+    stored = score_columns({**result, "age_days": np.array([age])}, 0)
     numbers: dict[str, object] = {
-        "harm_base": float(result["harm_base"][0]),
-        "total_harm": float(result["total_harm"][0]),
-        "risk": float(result["risk"][0]),
-        "freshness": float(result["freshness"][0]),
-        "age_days": age,
-        "priority": priority,
-        "band": int(result["band"][0]),
-        "position": position,
-        "position_grade": int(result["position_grade"][0]),
+        **{name: value.item() for name, value in stored.items()},
         "threat": assessment.t,
         "vector": assessment.vector,
-        "inputs": pack_inputs(assessment_inputs(assessment)),
+        "inputs": pack_inputs(inputs),
         "intel_epoch": epoch_seconds(assessment.intel_at),
         "model_version_id": version.id,
         "bk_threat": 1 - assessment.t,
-        "bk_priority": -priority,
-        "bk_position": -position,
     }
+    priority, position = float(stored["priority"]), int(stored["position"])
     row = session.get(CaseScore, case.id)
     changed = (
         row is None
@@ -276,7 +285,7 @@ def score_case(
                 priority=priority,
                 band=row.band,
                 position=position,
-                vector=scoring.format_vector({**assessment_inputs(assessment), "A": age}),
+                vector=scoring.format_vector({**inputs, "A": age}),
                 model_version_id=version.id,
                 reason=reason,
                 run_id=run_id,

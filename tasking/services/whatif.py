@@ -10,10 +10,16 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 import scoring
-from tasking.db import fetch_rows, writer
+from tasking.db import fetch_rows, session_scope, sql_true
 from tasking.models import ModelVersion, RunKind, ScoringRun, utcnow
 from tasking.services.errors import NotFound
-from tasking.services.scores import ages_at, current_model, engine_model, unpack_inputs
+from tasking.services.scores import (
+    ages_at,
+    current_model,
+    engine_model,
+    epoch_seconds,
+    unpack_inputs,
+)
 
 TOP = 20
 _TIEBREAKS = {
@@ -37,7 +43,7 @@ _DTYPE = np.dtype(
 
 def _load(conn: Connection) -> np.ndarray:
     deadline, submitted = _TIEBREAKS[conn.dialect.name]
-    truth = "1" if conn.dialect.name == "sqlite" else "TRUE"
+    truth = sql_true(conn)
     sql = (
         f"SELECT s.case_id, s.inputs, s.intel_epoch, {deadline}, {submitted}"
         f" FROM case_score s WHERE s.on_board = {truth}"
@@ -56,7 +62,7 @@ def preview(*, engine: Engine, model: scoring.Model, current: scoring.Model) -> 
     now = utcnow()
     with engine.connect() as conn:
         data = _load(conn)
-    ages = ages_at(data["intel"], now)
+    ages = ages_at(data["intel"], epoch_seconds(now))
     columns = unpack_inputs(data["inputs"])
     # Both sides at the same moment, so only the model differs (not the ageing).
     before = scoring.score_arrays({**columns, "A": ages}, model=current)
@@ -109,7 +115,7 @@ def run_whatif(*, engine: Engine, model_version_id: int) -> ScoringRun:
         _, current = current_model(session=session)
     started = utcnow()
     summary = preview(engine=engine, model=model, current=current)
-    with Session(writer(engine)) as session:
+    with session_scope(engine) as session:
         run = ScoringRun(
             kind=RunKind.WHATIF.value, status="completed", reason=f"what-if {model.label}",
             model_version_id=model_version_id, as_of=started, started_at=started,
@@ -117,7 +123,5 @@ def run_whatif(*, engine: Engine, model_version_id: int) -> ScoringRun:
             band_changes=summary["band_changes"], summary=json.dumps(summary),
         )  # fmt: skip
         session.add(run)
-        session.commit()
-        session.refresh(run)
-        session.expunge(run)
+        session.flush()
     return run

@@ -173,7 +173,6 @@ def log_intelligence(
     refresh_vector(assessment)
     session.add(assessment)
     score_case(session=session, case=case, assessment=assessment, reason=RunKind.EDIT, now=now)
-    session.flush()
     record_event(
         session=session,
         actor=actor,

@@ -45,6 +45,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("case_record", schema=None) as batch_op:
         batch_op.drop_index("ix_case_record_next_review")
+        batch_op.drop_index("ix_case_record_state")
         batch_op.create_index("ix_case_record_review_state", ["next_review", "state"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         # Free room on each page lets PostgreSQL update a score in place (HOT) when
@@ -56,6 +57,7 @@ def downgrade() -> None:
     with op.batch_alter_table("case_record", schema=None) as batch_op:
         batch_op.drop_index("ix_case_record_review_state")
         batch_op.create_index("ix_case_record_next_review", ["next_review"], unique=False)
+        batch_op.create_index("ix_case_record_state", ["state"], unique=False)
     with op.batch_alter_table("case_score", schema=None) as batch_op:
         batch_op.drop_column("intel_epoch")
         batch_op.drop_column("inputs")
