@@ -117,9 +117,11 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
         run_id, stats = runs.run_chunk(engine=engine(), chunk_id=chunk)
         if stats is not None:
             log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
-        # Inside the try: if finishing fails transiently the task is retried, and the
-        # retry (a no-op for the chunk, which is done) finishes the run.
-        runs.finish_if_complete(engine=engine(), run_id=run_id)
+        # Only the run's last chunk finishes it. Inside the try: if finishing fails
+        # transiently the task is retried, and the retry (a no-op for the chunk, which
+        # is done, so stats is None) tries to finish the run again.
+        if stats is None or stats.completes_run:
+            runs.finish_if_complete(engine=engine(), run_id=run_id)
     except (BadMessage, NotFound) as exc:
         log.error("rescore_chunk: dropped: %s", exc)
         return

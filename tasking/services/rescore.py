@@ -68,6 +68,7 @@ class RescoreStats:
     seconds: float = 0.0
     bands_before: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     bands_after: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    completes_run: bool = False  # set by runs.run_chunk for the chunk that was the run's last
 
     def add(self, other: RescoreStats) -> None:
         """Fold a chunk's figures into a run's."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import sqlmodel
-from sqlalchemy import Connection, Engine, Table, func, select, update
+from sqlalchemy import Connection, Engine, Table, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -151,7 +151,7 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
                 attempts=col(RunChunk.attempts) + 1,
             )
         )  # fmt: skip
-        conn.execute(
+        counted = conn.execute(
             update(ScoringRun)
             .where(col(ScoringRun.id) == run.id)
             .values(
@@ -160,7 +160,10 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
                 cases_changed=col(ScoringRun.cases_changed) + stats.changed,
                 band_changes=col(ScoringRun.band_changes) + stats.band_changes,
             )
-        )  # fmt: skip
+            .returning(col(ScoringRun.chunks_done), col(ScoringRun.chunks_total))
+        ).one()  # fmt: skip
+        # Row locks serialise these updates: exactly one chunk sees the last count.
+        stats.completes_run = counted[0] >= counted[1]
     return run.id, stats
 
 
@@ -227,7 +230,7 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
 def _band_counts(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
         select(col(CaseScore.band), func.count())
-        .where(col(CaseScore.on_board).is_(True))
+        .where(col(CaseScore.on_board) == true())  # "= 1" on SQLite: the partial board index
         .group_by(col(CaseScore.band))
     ).all()
     counts = {int(band): int(n) for band, n in rows}

@@ -189,3 +189,18 @@ def test_filtered_run_rescores_only_that_board(
         start_run(engine=engine, kind="rescore", board_filter={"bcu_id": "1; DROP TABLE x"})
     with pytest.raises(Invalid):
         start_run(engine=engine, kind="rescore", board_filter={"state": "open"})
+
+
+def test_only_the_last_chunk_reports_that_it_completes_the_run(
+    engine: Engine, cases: list[int]
+) -> None:
+    run = start_run(engine=engine, kind="rescore", chunk_size=4, now=utcnow() + timedelta(days=9))
+    assert run is not None
+    assert run.id is not None
+    flags = []
+    for chunk in chunk_ids(engine=engine, run_id=run.id):
+        _, stats = run_chunk(engine=engine, chunk_id=chunk)
+        assert stats is not None
+        flags.append(stats.completes_run)
+    assert flags == [False, False, True]
+    assert finish_if_complete(engine=engine, run_id=run.id)
