@@ -29,7 +29,7 @@ ALL_COLUMNS = {
 }  # fmt: skip
 # What can change while the model stays the same: only the intelligence ages.
 AGE_COLUMNS = ("freshness", "age_days", "priority", "band", "bk_priority")
-_PG_NAMES = {">f8": "float8", ">i2": "int2", ">i8": "int8"}
+_PG_NAMES = {">f8": "float8", ">i2": "int2"}
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _COPY_TRAILER = struct.pack(">h", -1)
 _BATCH = "rescore_batch"

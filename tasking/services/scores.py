@@ -16,6 +16,7 @@ import numpy as np
 from sqlmodel import Session, select
 
 import scoring
+from config.settings import load_settings
 from tasking.models import (
     NO_DEADLINE,
     OPEN_STATES,
@@ -120,11 +121,14 @@ def _make_current(session: Session, row: ModelVersion) -> None:
 
 
 def current_model(*, session: Session) -> tuple[ModelVersion, scoring.Model]:
-    """The current model version row and its engine model; publishes the default if none."""
+    """The current model version row and its engine model.
+
+    With none published yet, publishes the configured default (TASKING_MODEL_FILE).
+    """
     row = session.exec(select(ModelVersion).where(ModelVersion.is_current)).first()
     if row is None:
         row = publish_model_text(
-            session=session, content=scoring.model.DEFAULT_MODEL_PATH.read_text("utf-8")
+            session=session, content=load_settings().model_file.read_text("utf-8")
         )
     return row, engine_model(row)
 

@@ -13,6 +13,7 @@ from tasking.cli import main
 from tasking.db import make_engine
 from tasking.models import Case, CaseScore, User
 from tasking.services.demo import CASES
+from tests.scoring.support import model_text_with
 
 
 @pytest.fixture
@@ -58,6 +59,17 @@ def test_init_seed_rescore_demo(runner: CliRunner, tmp_path: Path) -> None:
             assert score.priority == pytest.approx(score_vectors([vector])[0]["priority"], abs=1e-6)
             assert cases[demo.ref].state == demo.state
     engine.dispose()
+
+
+def test_init_db_publishes_the_configured_model_file(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "force-model.toml"
+    model.write_text(model_text_with(("version = 1", "version = 4")), encoding="utf-8")
+    monkeypatch.setenv("TASKING_MODEL_FILE", str(model))
+    result = runner.invoke(main, ["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "current scoring model: sctac-default:4" in result.output
 
 
 def test_create_user_from_stdin_and_refuses_weak_password(
