@@ -73,17 +73,49 @@ def _sqlite_update(
     execute_many(conn, sql, rows)
 
 
+def _copy_record(kinds: list[str]) -> np.dtype:
+    """A row of a binary COPY stream of NOT NULL fixed-size fields: count, (length, value)..."""
+    fields: list[tuple[str, str]] = [("n", ">i2")]
+    for i, kind in enumerate(kinds):
+        fields += [(f"len{i}", ">i4"), (f"v{i}", kind)]
+    return np.dtype(fields)
+
+
 def copy_payload(columns: list[tuple[str, np.ndarray]]) -> bytes:
     """A PostgreSQL binary COPY stream of the given (type, values) columns, built in NumPy."""
-    fields: list[tuple[str, str]] = [("n", ">i2")]
-    for i, (kind, _) in enumerate(columns):
-        fields += [(f"len{i}", ">i4"), (f"v{i}", kind)]
-    records = np.empty(len(columns[0][1]), dtype=np.dtype(fields))
+    records = np.empty(len(columns[0][1]), dtype=_copy_record([kind for kind, _ in columns]))
     records["n"] = len(columns)
     for i, (kind, values) in enumerate(columns):
         records[f"len{i}"] = np.dtype(kind).itemsize
         records[f"v{i}"] = values
     return _COPY_HEADER + records.tobytes() + _COPY_TRAILER
+
+
+def copy_out(conn: Connection, query: str, kinds: list[str]) -> list[np.ndarray]:
+    """The columns of a trusted PostgreSQL query, read by binary COPY into NumPy (NOT NULL only).
+
+    Far faster than fetching rows for big reads: no Python object per value.
+    """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
+            stream = b"".join(bytes(block) for block in copy)
+    finally:
+        cursor.close()
+    if not stream.startswith(_COPY_HEADER) or not stream.endswith(_COPY_TRAILER):
+        raise ValueError("unexpected COPY stream (header extension or trailer)")
+    body = stream[len(_COPY_HEADER) : -len(_COPY_TRAILER)]
+    record = _copy_record(kinds)
+    sizes = [np.dtype(kind).itemsize for kind in kinds]
+    records = np.frombuffer(body if len(body) % record.itemsize == 0 else b"", dtype=record)
+    if (
+        len(records) * record.itemsize != len(body)
+        or (records["n"] != len(kinds)).any()
+        or any((records[f"len{i}"] != size).any() for i, size in enumerate(sizes))
+    ):
+        raise ValueError("COPY stream has NULLs or other field sizes than expected")
+    # Native byte order, so callers compute on ordinary arrays.
+    return [records[f"v{i}"].astype(kind.replace(">", "=")) for i, kind in enumerate(kinds)]
 
 
 def _postgres_update(

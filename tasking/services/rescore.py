@@ -24,7 +24,7 @@ import scoring
 from tasking.db import driver_datetime, execute_many, fetch_rows, is_sqlite, sql_true, writer
 from tasking.models import ASSET_TYPES, utcnow
 from tasking.services import bulk
-from tasking.services.bulkwrite import write_scores
+from tasking.services.bulkwrite import copy_out, write_scores
 from tasking.services.errors import Invalid
 from tasking.services.scores import (
     ages_at,
@@ -36,10 +36,12 @@ from tasking.services.scores import (
 
 # One table, one pass: the packed inputs and intelligence time are stored on the score.
 _LOAD_SQL = """
-SELECT s.case_id, s.inputs, s.intel_epoch,
-       s.priority, s.band, s.position, s.model_version_id, s.score_version, s.freshness
+SELECT CAST(s.case_id AS BIGINT), s.inputs, s.intel_epoch, s.priority, s.band, s.position,
+       CAST(s.model_version_id AS BIGINT), CAST(s.score_version AS BIGINT), s.freshness
 FROM case_score s WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}
 """
+# The same columns as PostgreSQL sends them in a binary COPY.
+_LOAD_WIRE = [">i8", ">i8", ">f8", ">f8", ">i2", ">i2", ">i8", ">i8", ">f8"]
 _LOAD_DTYPE = np.dtype(
     [
         ("case_id", np.int64),
@@ -129,6 +131,12 @@ def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
 
 def _load(conn: Connection, lo: int, hi: int, where: str) -> np.ndarray:
     sql = _LOAD_SQL.format(where=where, true=sql_true(conn), lo=int(lo), hi=int(hi))
+    if conn.dialect.name == "postgresql":
+        columns = copy_out(conn, sql, _LOAD_WIRE)
+        data = np.empty(len(columns[0]), dtype=_LOAD_DTYPE)
+        for name, column in zip(_LOAD_DTYPE.names or (), columns, strict=True):
+            data[name] = column
+        return data
     rows = fetch_rows(conn, sql)
     # fromiter over tuples is far faster than np.array(rows) for big chunks.
     return np.fromiter(rows, dtype=_LOAD_DTYPE, count=len(rows))

@@ -38,6 +38,7 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services import bulk
+from tasking.services.bulkwrite import copy_out
 from tasking.services.errors import NotFound
 from tasking.services.rescore import (
     RescoreStats,
@@ -253,10 +254,14 @@ def board_order(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
     order = ", ".join(BOARD_ORDER)
     truth = sql_true(conn)
     # bk_priority is the priority negated (exactly): the index alone answers this.
-    rows = fetch_rows(
-        conn,
-        f"SELECT case_id, bk_priority FROM case_score WHERE on_board = {truth} ORDER BY {order}",
+    query = (
+        "SELECT CAST(case_id AS BIGINT), bk_priority FROM case_score"
+        f" WHERE on_board = {truth} ORDER BY {order}"
     )
+    if conn.dialect.name == "postgresql":
+        ids, keys = copy_out(conn, query, [">i8", ">f8"])
+        return ids, -keys
+    rows = fetch_rows(conn, query)
     data = np.fromiter(rows, dtype=[("id", np.int64), ("key", np.float64)], count=len(rows))
     return data["id"], -data["key"]
 

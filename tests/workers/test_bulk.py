@@ -16,7 +16,7 @@ from tasking.migrate import downgrade, upgrade
 from tasking.models import Assessment, CaseScore, ScoringRun, utcnow
 from tasking.services import bulk
 from tasking.services.board import board_page
-from tasking.services.bulkwrite import copy_payload
+from tasking.services.bulkwrite import copy_out, copy_payload
 from tasking.services.rescore import rescore_all
 from tasking.services.runs import (
     board_order,
@@ -159,6 +159,20 @@ def test_copy_payload_is_postgres_binary_copy_format() -> None:
     assert int.from_bytes(row[6:14], "big") == 7
     assert np.frombuffer(row[18:26], dtype=">f8")[0] == 1.5
     assert len(payload) == 19 + 2 * 26 + 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_copy_out_reads_columns_in_order_and_refuses_nulls(engine: Engine) -> None:
+    rows = "SELECT * FROM (VALUES (3::int8, 1.5::float8), (-1, -0.25)) AS t(a, b)"
+    with engine.connect() as conn:
+        ids, values = copy_out(conn, rows + " ORDER BY a", [">i8", ">f8"])
+        assert ids.tolist() == [-1, 3]
+        assert values.tolist() == [-0.25, 1.5]
+        empty = copy_out(conn, rows + " WHERE a > 10", [">i8", ">f8"])
+        assert [column.tolist() for column in empty] == [[], []]
+        with pytest.raises(ValueError, match="NULLs"):
+            copy_out(conn, "SELECT 1::int8, NULL::float8 UNION ALL SELECT 2, 2.0", [">i8", ">f8"])
 
 
 @pytest.mark.postgres
