@@ -94,7 +94,9 @@ def copy_payload(columns: list[tuple[str, np.ndarray]]) -> bytes:
 def copy_out(conn: Connection, query: str, kinds: list[str]) -> list[np.ndarray]:
     """The columns of a trusted PostgreSQL query, read by binary COPY into NumPy (NOT NULL only).
 
-    Far faster than fetching rows for big reads: no Python object per value.
+    No Python object per value, but one message per row: it beats fetching rows when
+    rows have many columns (measured: a chunk's 9-column load in 40 ms, not 60-100 ms,
+    per 17k rows), not for two.
     """
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:

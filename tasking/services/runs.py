@@ -38,7 +38,6 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services import bulk
-from tasking.services.bulkwrite import copy_out
 from tasking.services.errors import NotFound
 from tasking.services.rescore import (
     RescoreStats,
@@ -258,9 +257,8 @@ def board_order(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
         "SELECT CAST(case_id AS BIGINT), bk_priority FROM case_score"
         f" WHERE on_board = {truth} ORDER BY {order}"
     )
-    if conn.dialect.name == "postgresql":
-        ids, keys = copy_out(conn, query, [">i8", ">f8"])
-        return ids, -keys
+    # (A binary COPY is slower here than fetching: PostgreSQL sends one message per row,
+    # which only pays off with many columns, as in a chunk's load.)
     rows = fetch_rows(conn, query)
     data = np.fromiter(rows, dtype=[("id", np.int64), ("key", np.float64)], count=len(rows))
     return data["id"], -data["key"]
