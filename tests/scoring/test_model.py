@@ -18,8 +18,8 @@ from scoring import (
     score_arrays,
     score_vectors,
 )
-from scoring.model import DEFAULT_MODEL_PATH
-from tests.scoring.support import DEFAULT_TEXT, model_text_with, random_columns
+from scoring.model import DECAY_FUNCTIONS, DECAY_SETTLES, DEFAULT_MODEL_PATH
+from tests.scoring.support import DEFAULT_TEXT, model_text_with, odd_model, random_columns
 
 OP_001 = "MoRiLE:1/P:3/Ps:3/F:2/C:3/S:4/V:2/L:5/Cf:H/Ca:2/Cb:2/O:2/T:0"
 
@@ -249,6 +249,28 @@ def test_load_model_accepts_the_none_decay_function() -> None:
     model = load_model_text(model_text_with(('"power"', '"none"')))
     columns = random_columns(np.random.default_rng(5), 50)
     assert (score_arrays(columns, model=model)["freshness"] == 1.0).all()
+
+
+def test_every_decay_shape_says_when_it_settles() -> None:
+    assert set(DECAY_SETTLES) == set(DECAY_FUNCTIONS)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [default_model(), odd_model(), load_model_text(model_text_with(('"power"', '"none"')))],
+    ids=["default", "odd", "no-decay"],
+)
+def test_freshness_is_the_same_bits_from_the_settled_age_on(model: Model) -> None:
+    settled = model.settled_age_days
+    later = settled + np.array([0.0, 1e-4, 0.5, 1.0, 17.25, 365.0, 1e6])
+    fresh = model.freshness(later)
+    assert (fresh == fresh[0]).all()
+    if model.decay.function == "power":
+        assert settled == model.decay.lifetime_days
+        # ... and not before it: the settled age is the first one that stops moving.
+        assert model.freshness(np.array([settled - 1e-4]))[0] > fresh[0]
+    else:
+        assert settled == 0.0
 
 
 # --- a different model ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tasking.services.cases import submit_asset_request
 from tasking.services.errors import Invalid
 from tasking.services.rescore import id_chunks, rescore_all, rescore_range
 from tasking.services.scores import publish_model_text
+from tests.support.intel import set_intel_at
 from tests.tasking.conftest import Org
 
 RequestData = Callable[..., dict[str, Any]]
@@ -226,3 +227,63 @@ def test_rescore_leaves_case_version_alone(engine: Engine, org: Org, board: list
     rescore_all(engine=engine, now=utcnow() + timedelta(days=45))
     with Session(engine) as session:
         assert dict(session.exec(select(Case.id, Case.version)).all()) == versions
+
+
+def test_rescore_leaves_settled_cases_unread_and_every_score_exact(
+    engine: Engine, org: Org, board: list[int]
+) -> None:
+    """Cases past the freshness lifetime under the current model are checked in SQL, not read."""
+    lifetime = scoring.default_model().settled_age_days
+    now = utcnow()
+    old = board[::3]
+    for case_id in old:
+        set_intel_at(engine, case_id, now - timedelta(days=lifetime + 20))
+    first = rescore_all(engine=engine, reason="nightly", now=now)
+    assert (first.cases, first.settled) == (CASES, 0)  # their stored age was still young
+    with Session(engine) as session:
+        stamps = {
+            s.case_id: (s.score_version, s.scored_at) for s in session.exec(select(CaseScore))
+        }
+    later = now + timedelta(days=1)
+    second = rescore_all(engine=engine, reason="nightly", now=later)
+    assert (second.cases, second.settled) == (CASES, len(old))
+    with Session(engine) as session:
+        rows = {s.case_id: s for s in session.exec(select(CaseScore))}
+        assessments = {a.case_id: a for a in session.exec(select(Assessment))}
+    for case_id, row in rows.items():
+        if case_id in old:
+            assert (row.score_version, row.scored_at) == stamps[case_id]
+        # Settled or not, the stored score is the engine's score at the later age.
+        age = (later - assessments[case_id].intel_at).total_seconds() / 86_400
+        vector = f"{assessments[case_id].vector}/A:{round(age, 4)}"
+        assert row.priority == scoring.score_vectors([vector])[0]["priority"]
+
+
+def test_rescore_reads_settled_cases_again_when_the_clock_goes_back(
+    engine: Engine, org: Org, board: list[int]
+) -> None:
+    """A redelivered run scores "as of" an earlier moment: cases younger then are read again."""
+    lifetime = scoring.default_model().settled_age_days
+    now = utcnow()
+    set_intel_at(engine, board[0], now - timedelta(days=lifetime + 1))
+    rescore_all(engine=engine, now=now)
+    assert rescore_all(engine=engine, now=now + timedelta(days=3)).settled == 1
+    earlier = rescore_all(engine=engine, now=now - timedelta(days=2))
+    assert earlier.settled == 0
+    with Session(engine) as session:
+        row = session.get(CaseScore, board[0])
+        assert row is not None
+        assert row.age_days == pytest.approx(lifetime - 1, abs=1e-3)
+        assert row.freshness > scoring.default_model().freshness(np.array([lifetime]))[0]
+
+
+def test_rescore_reads_settled_cases_under_a_new_model(
+    engine: Engine, org: Org, board: list[int]
+) -> None:
+    now = utcnow()
+    set_intel_at(engine, board[0], now - timedelta(days=400))
+    rescore_all(engine=engine, now=now)
+    with session_scope(engine) as session:
+        publish_model_text(session=session, content=MODEL_V2)
+    stats = rescore_all(engine=engine, reason="model", now=now + timedelta(days=1))
+    assert (stats.cases, stats.settled, stats.changed) == (CASES, 0, CASES)

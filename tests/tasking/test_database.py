@@ -45,6 +45,9 @@ def test_sqlite_pragmas_wal_busy_timeout_foreign_keys(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 7000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert (
+            conn.exec_driver_sql("PRAGMA secure_delete").scalar_one() == 1
+        )  # erasure leaves no remains
     engine.dispose()
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from tasking.db import session_scope, writer
+from tasking.db import SQLITE_CACHE_KIB, session_scope, writer
 from tasking.migrate import downgrade, upgrade
 from tasking.models import Assessment, CaseScore, ScoringRun, utcnow
 from tasking.services import bulk
@@ -67,6 +67,20 @@ def test_a_bulk_run_sets_the_index_aside_and_builds_it_again_at_the_end(
     with engine.connect() as conn:
         ids_in_order, _ = board_order(conn)
     assert ids_in_order.tolist() == board_ids(engine, org)
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_sqlite_set_aside_and_build_restore_the_connection_settings(
+    engine: Engine, cases: list[int]
+) -> None:
+    with writer(engine).connect() as conn, conn.begin():
+        assert bulk.set_aside(conn)
+        assert bulk.build(conn)
+        settings = [
+            conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()
+            for name in ("secure_delete", "cache_size", "threads")
+        ]
+    assert settings == [1, -SQLITE_CACHE_KIB, 0]
 
 
 def test_small_runs_keep_the_index(engine: Engine, cases: list[int]) -> None:
