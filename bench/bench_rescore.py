@@ -213,7 +213,8 @@ class Bench:
             "summary_s": summary.get("seconds"),
             "chunks": int(chunk[0]), "chunk_attempts": int(chunk[3]),
             "changed": run.cases_changed, "band_changes": run.band_changes,
-            "bulk": bool(run.bulk),
+            "settled": summary.get("cases_settled", 0), "bulk": bool(run.bulk),
+            "finish_phases": summary.get("finish_phases", {}),
         }  # fmt: skip
 
     def naive(self, count: int, workers: int) -> dict[str, Any]:
@@ -342,10 +343,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _nightly_line(row: dict[str, Any]) -> str:
+    phases = " ".join(f"{k[:-2]} {v:.2f}" for k, v in row["finish_phases"].items())
     return (
         f"  {row['run']:<8} {row['db']:<10} {row['open_cases']:>9,} open  {row['workers']}"
         f" worker(s)  {row['seconds']:>7.2f} s  {row['cases_per_s']:>9,} cases/s"
-        f"  {row['changed']:>9,} changed"
+        f"  {row['changed']:>9,} changed  {row['settled']:>9,} settled  finish: {phases}"
     )
 
 

@@ -174,6 +174,7 @@ class RunChunk(SQLModel, table=True):
     hi: int
     done_at: datetime | None = None
     cases: int = 0
+    settled: int = 0  # of those, checked in SQL and left unread: they could not change
     changed: int = 0
     band_changes: int = 0
     seconds: float = Field(default=0.0, sa_type=Float)

@@ -12,6 +12,7 @@ snapshot and the review lists.
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from tasking.models import (
     RunKind,
     ScoreHistory,
     ScoringRun,
+    as_utc,
     pk,
     utcnow,
 )
@@ -86,7 +88,7 @@ def start_run(
         version, _ = current_model(session=session)
         run = ScoringRun(
             kind=kind, run_date=run_date, reason=reason[:200], model_version_id=pk(version),
-            as_of=now, started_at=now, task_id=task_id,
+            as_of=now, started_at=utcnow(), task_id=task_id,
             board_filter=json.dumps(board_filter or {}, sort_keys=True),
         )  # fmt: skip
         try:
@@ -146,7 +148,7 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
             update(RunChunk)
             .where(col(RunChunk.id) == chunk_id)
             .values(
-                done_at=utcnow(), cases=stats.cases, changed=stats.changed,
+                done_at=utcnow(), cases=stats.cases, settled=stats.settled, changed=stats.changed,
                 band_changes=stats.band_changes, seconds=stats.seconds,
                 attempts=col(RunChunk.attempts) + 1,
             )
@@ -204,19 +206,34 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
         if claimed.rowcount != 1:
             return False
         run = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()
+        clock = time.perf_counter()
+        phases: dict[str, float] = {}
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            phases[name] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+
         if run.bulk:
             bulk.build(conn)
-        finished = utcnow()
+            lap("index_s")
         summary: dict[str, Any] = {
             "bands": _band_counts(conn),
+            "cases_settled": _cases_settled(conn, run_id),
             "movers": _band_movers(conn, run_id),
-            "seconds": round((finished - run.started_at).total_seconds(), 3),
         }
+        lap("summary_s")
         if run.kind == RunKind.NIGHTLY:
             summary["rank_moves"] = take_snapshot(
                 conn, run_id=run_id, kind="nightly", taken_at=run.as_of
             )
+            lap("snapshot_s")
             summary.update(_review_lists(conn, run.run_date or run.as_of.date()))
+            lap("reviews_s")
+        finished = utcnow()
+        # The whole run, started to finished; the phases are the finishing steps alone.
+        summary["seconds"] = round((finished - as_utc(run.started_at)).total_seconds(), 3)
+        summary["finish_phases"] = phases
         conn.execute(
             update(ScoringRun)
             .where(col(ScoringRun.id) == run_id)
@@ -235,6 +252,17 @@ def _band_counts(conn: Connection) -> dict[str, int]:
     ).all()
     counts = {int(band): int(n) for band, n in rows}
     return {name: counts.get(code, 0) for code, name in enumerate(scoring.BANDS)}
+
+
+def _cases_settled(conn: Connection, run_id: int) -> int:
+    """How many of the run's cases were left unread, as they could not change."""
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(col(RunChunk.settled)), 0)).where(
+                col(RunChunk.run_id) == run_id
+            )
+        ).scalar_one()
+    )
 
 
 def _band_movers(conn: Connection, run_id: int) -> list[dict[str, Any]]:

@@ -156,6 +156,23 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
                                                CaseScore.bk_submitted, CaseScore.case_id)
         ).all()  # fmt: skip
         assert order == list(board)
+        phases = summary["finish_phases"]
+        assert set(phases) == {"summary_s", "snapshot_s", "reviews_s"}  # no bulk run: no index
+        assert summary["seconds"] >= sum(phases.values())
+        assert summary["cases_settled"] == 0
+    # A day on, the eleven cases 200 days old are settled: checked, left unread, unchanged.
+    third = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 3),
+                      now=later_now + timedelta(days=1))  # fmt: skip
+    assert third is not None
+    assert third.id is not None
+    for chunk in chunk_ids(engine=engine, run_id=third.id):
+        run_chunk(engine=engine, chunk_id=chunk)
+    assert finish_if_complete(engine=engine, run_id=third.id)
+    with Session(engine) as session:
+        run = session.get(ScoringRun, third.id)
+        assert run is not None
+        assert (run.cases_total, run.cases_changed) == (12, 1)
+        assert json.loads(run.summary)["cases_settled"] == 11
 
 
 def test_rank_moves_reports_rank_changes_for_cases_in_both() -> None:
