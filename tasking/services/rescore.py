@@ -21,11 +21,12 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 import scoring
-from tasking.db import driver_datetime, execute_many, fetch_rows, is_sqlite, sql_true, writer
+from tasking.db import fetch_rows, sql_true, writer
 from tasking.models import ASSET_TYPES, utcnow
 from tasking.services import bulk
 from tasking.services.bulkwrite import copy_out, write_scores
 from tasking.services.errors import Invalid
+from tasking.services.history import write_history
 from tasking.services.scores import (
     SECONDS_PER_DAY,
     ages_at,
@@ -174,17 +175,24 @@ def rescore_range(
         return rescore_in(conn, lo=lo, hi=hi, reason=reason, now=now or utcnow(), run_id=run_id)
 
 
-def rescore_in(
-    conn: Connection,
-    *,
-    lo: int,
-    hi: int,
-    reason: str,
-    now: datetime,
-    run_id: int | None,
-    where: str = "",
-) -> RescoreStats:
-    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction."""
+@dataclass
+class Prepared:
+    """A chunk's inputs and new scores, computed in one read of the database."""
+
+    lo: int
+    hi: int
+    version_id: int
+    now: datetime
+    data: np.ndarray
+    codes: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]
+    changed: np.ndarray  # indices into data of the rows whose score changes
+    band_moved: np.ndarray  # per row of data
+    stats: RescoreStats
+
+
+def prepare(conn: Connection, *, lo: int, hi: int, now: datetime, where: str = "") -> Prepared:
+    """Load ids lo..hi (within a `filter_sql` filter) and score them; writes nothing."""
     stats = RescoreStats()
     with Session(bind=conn) as session:
         version, model = current_model(session=session)
@@ -197,8 +205,6 @@ def rescore_in(
     stats.cases = int(conn.exec_driver_sql(count).scalar_one())
     stats.settled = stats.cases - len(data)
     stats.load_s = time.perf_counter() - started
-    if not len(data):
-        return stats
     started = time.perf_counter()
     codes = unpack_inputs(data["inputs"])
     ages = ages_at(data["intel_epoch"], epoch_seconds(now))
@@ -210,81 +216,79 @@ def rescore_in(
         | (scores["position"] != data["position"])
         | (data["model_version_id"] != version.id)
     )
-    band_moved = scores["band"] != data["band"]
     stats.score_s = time.perf_counter() - started
+    return Prepared(
+        lo=lo, hi=hi, version_id=version.id, now=now, data=data, codes=codes, scores=scores,
+        changed=np.flatnonzero(changed), band_moved=scores["band"] != data["band"], stats=stats,
+    )  # fmt: skip
+
+
+def apply(
+    conn: Connection, prepared: Prepared, *, reason: str, run_id: int | None
+) -> RescoreStats | None:
+    """Write prepared scores in the caller's write transaction, with history for band changes.
+
+    None, having written only part, if a row changed since it was read (SQLite
+    counts rows, not which ones): the caller rolls back and prepares again.
+    """
+    stats, data, idx = prepared.stats, prepared.data, prepared.changed
     started = time.perf_counter()
-    idx = np.flatnonzero(changed)
     if idx.size:
         updated = write_scores(
             conn, case_ids=data["case_id"][idx], old_versions=data["score_version"][idx],
-            old_models=data["model_version_id"][idx], values=score_columns(scores, idx),
-            version_id=version.id, now=now, lo=lo, hi=hi,
+            old_models=data["model_version_id"][idx], values=score_columns(prepared.scores, idx),
+            version_id=prepared.version_id, now=prepared.now, lo=prepared.lo, hi=prepared.hi,
         )  # fmt: skip
+        if updated is None:
+            return None
         stats.changed = int(updated.sum())
-        history = idx[updated & band_moved[idx]]
+        history = idx[updated & prepared.band_moved[idx]]
         stats.band_changes = len(history)
         if history.size:
-            _write_history(conn, data, codes, scores, history, version.id, now, reason, run_id)
+            write_history(conn, prepared, history, reason=reason, run_id=run_id)
     stats.write_s = time.perf_counter() - started
     stats.seconds = stats.load_s + stats.score_s + stats.write_s
     return stats
 
 
-def _write_history(
+def _still_current(conn: Connection, prepared: Prepared, lo: int, hi: int, now: datetime) -> bool:
+    """Whether `prepared` is this range, at this moment, under the model current now."""
+    if (prepared.lo, prepared.hi, prepared.now) != (lo, hi, now):
+        return False
+    with Session(bind=conn) as session:
+        version, _ = current_model(session=session)
+        session.flush()
+    return version.id == prepared.version_id
+
+
+def rescore_in(
     conn: Connection,
-    data: np.ndarray,
-    codes: dict[str, np.ndarray],
-    scores: dict[str, np.ndarray],
-    idx: np.ndarray,
-    version_id: int,
-    now: datetime,
+    *,
+    lo: int,
+    hi: int,
     reason: str,
+    now: datetime,
     run_id: int | None,
-) -> None:
-    scored_at = driver_datetime(conn, now)
-    rows = []
-    for i in idx.tolist():
-        inputs = {key: int(codes[key][i]) for key in scoring.INTEGER_KEYS}
-        age = float(scores["age_days"][i])
-        rows.append(
-            (
-                int(data["case_id"][i]),
-                int(data["score_version"][i]) + 1,
-                float(scores["priority"][i]),
-                int(scores["band"][i]),
-                int(scores["position"][i]),
-                scoring.format_vector({**inputs, "A": age}),
-                version_id,
-                reason,
-                run_id,
-                why_it_moved(data[i], scores, i),
-                scored_at,
-            )
-        )
-    marks = ", ".join(["?" if is_sqlite(conn.engine) else "%s"] * 11)
-    sql = (
-        "INSERT INTO score_history (case_id, score_version, priority, band, position, vector,"
-        f" model_version_id, reason, run_id, explanation, scored_at) VALUES ({marks})"
-        " ON CONFLICT (case_id, score_version) DO NOTHING"
-    )
-    execute_many(conn, sql, rows)
+    where: str = "",
+    prepared: Prepared | None = None,
+) -> RescoreStats:
+    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction.
 
-
-def why_it_moved(old: Any, scores: dict[str, np.ndarray], i: int) -> str:
-    """A short stored explanation of a band change, e.g. for the morning board."""
-    band_from, band_to = scoring.BANDS[int(old["band"])], scoring.BANDS[int(scores["band"][i])]
-    text_parts = []
-    fresh_old, fresh_new = float(old["freshness"]), float(scores["freshness"][i])
-    if fresh_old != fresh_new:
-        text_parts.append(
-            f"intelligence now {scores['age_days'][i]:.0f} days old:"
-            f" freshness {fresh_old:.2f} -> {fresh_new:.2f}"
-        )
-    text_parts.append(
-        f"priority {float(old['priority']):.1f} -> {float(scores['priority'][i]):.1f}"
-    )
-    text_parts.append(f"{band_from} -> {band_to}")
-    return ", ".join(text_parts)
+    `prepared` (the same range, read before the transaction) is written if no row
+    changed since; otherwise, and without it, the range is read again here.
+    """
+    if prepared is not None and _still_current(conn, prepared, lo, hi, now):
+        savepoint = conn.begin_nested()
+        stats = apply(conn, prepared, reason=reason, run_id=run_id)
+        if stats is not None:
+            savepoint.commit()
+            return stats
+        savepoint.rollback()
+    stats = apply(conn, prepare(conn, lo=lo, hi=hi, now=now, where=where), reason=reason,
+                  run_id=run_id)  # fmt: skip
+    if stats is None:  # nobody else writes inside our write transaction
+        raise RuntimeError(f"rescore {lo}..{hi}: rows changed under the write lock")
+    return stats
 
 
 def rescore_all(

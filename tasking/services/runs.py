@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 import scoring
-from tasking.db import fetch_rows, sql_true, writer
+from tasking.db import fetch_rows, is_sqlite, sql_true, writer
 from tasking.models import (
     BOARD_ORDER,
     OPEN_STATES,
@@ -42,16 +42,21 @@ from tasking.models import (
 from tasking.services import bulk
 from tasking.services.errors import NotFound
 from tasking.services.rescore import (
+    Prepared,
     RescoreStats,
     board_id_range,
     filter_sql,
     id_chunks,
+    prepare,
     rescore_in,
 )
 from tasking.services.scores import current_model
 
 DEFAULT_CHUNK = 20_000
 TOP_MOVERS = 10
+# rank_moves uses tables indexed by case id (int32 positions, so under 2**31 cases)
+# unless the ids are sparser than this many per case in the two orders.
+DENSE_IDS_FACTOR = 2
 # Core tables, for row reads and conditional updates inside a chunk's own transaction.
 RUNS: Table = ScoringRun.__table__  # type: ignore[attr-defined]
 CHUNKS: Table = RunChunk.__table__  # type: ignore[attr-defined]
@@ -128,7 +133,13 @@ def chunk_ids(*, engine: Engine, run_id: int) -> list[int]:
 
 
 def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | None]:
-    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over."""
+    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over.
+
+    On SQLite, where writers take turns, the chunk is read and scored before its
+    write transaction, so one worker reads while another writes; it is written if
+    nothing changed in between, else read again under the lock.
+    """
+    prepared = _prepare_unlocked(engine, chunk_id) if is_sqlite(engine) else None
     with writer(engine).connect() as conn, conn.begin():
         chunk = conn.execute(
             select(CHUNKS).where(CHUNKS.c.id == chunk_id).with_for_update()
@@ -142,7 +153,7 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
             return chunk.run_id, None
         stats = rescore_in(
             conn, lo=chunk.lo, hi=chunk.hi, reason=run.kind, now=run.as_of, run_id=run.id,
-            where=filter_sql(json.loads(run.board_filter)),
+            where=filter_sql(json.loads(run.board_filter)), prepared=prepared,
         )  # fmt: skip
         conn.execute(
             update(RunChunk)
@@ -167,6 +178,21 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
         # Row locks serialise these updates: exactly one chunk sees the last count.
         stats.completes_run = counted[0] >= counted[1]
     return run.id, stats
+
+
+def _prepare_unlocked(engine: Engine, chunk_id: int) -> Prepared | None:
+    """A chunk read and scored in a read transaction; None if there is nothing to do."""
+    with engine.connect() as conn, conn.begin():
+        chunk = conn.execute(select(CHUNKS).where(CHUNKS.c.id == chunk_id)).first()
+        if chunk is None or chunk.done_at is not None:
+            return None
+        run = conn.execute(select(RUNS).where(RUNS.c.id == chunk.run_id)).one()
+        if run.status != "running":
+            return None
+        return prepare(
+            conn, lo=chunk.lo, hi=chunk.hi, now=run.as_of,
+            where=filter_sql(json.loads(run.board_filter)),
+        )  # fmt: skip
 
 
 def record_chunk_failure(*, engine: Engine, chunk_id: int, error: str, final: bool) -> None:
@@ -317,11 +343,7 @@ def take_snapshot(
         return []
     before_ids, before_priorities = decode_snapshot(previous[0]), decode_priorities(previous[1])
     moves = rank_moves(before_ids, ids)
-    top = [
-        i
-        for i in np.argsort(-np.abs(moves["delta"]), kind="stable")[:TOP_MOVERS]
-        if moves["delta"][i]
-    ]
+    top = biggest_moves(moves["delta"], TOP_MOVERS).tolist()
     result = []
     for i in top:
         was = float(before_priorities[moves["before"][i] - 1])
@@ -350,16 +372,46 @@ def decode_priorities(blob: bytes) -> np.ndarray:
 
 
 def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
-    """Ranks of the cases present in both orders, and how far each moved (positive = up)."""
-    common, i_before, i_after = np.intersect1d(
-        before, after, assume_unique=True, return_indices=True
-    )
+    """Ranks of the cases present in both orders, and how far each moved (positive = up).
+
+    In case id order. Ids are dense, so each order's positions go into a table
+    indexed by id: linear time, where intersecting sorted copies took 0.3 s at 1M.
+    """
+    top_id = int(max(before.max(initial=0), after.max(initial=0)))
+    if top_id > DENSE_IDS_FACTOR * (len(before) + len(after)) + 1024 or top_id >= 2**31:
+        common, i_before, i_after = np.intersect1d(
+            before, after, assume_unique=True, return_indices=True
+        )
+    else:
+        at_before = np.full(top_id + 1, -1, dtype=np.int32)
+        at_after = np.full(top_id + 1, -1, dtype=np.int32)
+        at_before[before] = np.arange(len(before), dtype=np.int32)
+        at_after[after] = np.arange(len(after), dtype=np.int32)
+        common = np.flatnonzero((at_before >= 0) & (at_after >= 0))
+        i_before = at_before[common].astype(np.int64)
+        i_after = at_after[common].astype(np.int64)
     return {
-        "case_id": common,
+        "case_id": common.astype(np.int64),
         "before": i_before + 1,
         "after": i_after + 1,
         "delta": i_before - i_after,
     }
+
+
+def biggest_moves(delta: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest non-zero moves, largest first, ties in index order.
+
+    The same as the head of a stable full sort, from a partition and a sort of
+    the few candidates left.
+    """
+    if k < 1:
+        return np.zeros(0, dtype=np.intp)
+    size = np.abs(delta)
+    floor = 1
+    if len(size) > k:
+        floor = max(floor, int(np.partition(size, len(size) - k)[len(size) - k]))
+    candidates = np.flatnonzero(size >= floor)
+    return candidates[np.argsort(-size[candidates], kind="stable")][:k]
 
 
 def _review_lists(conn: Connection, day: date) -> dict[str, Any]:
