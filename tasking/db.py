@@ -116,15 +116,11 @@ def sql_true(bind: Connection | Engine) -> str:
     return "1" if bind.dialect.name == "sqlite" else "TRUE"
 
 
-def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-    """Trusted SQL once per row through the raw driver cursor (bulk writes, no ORM).
-
-    Returns the rows changed, all statements together.
-    """
+def execute_many(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Trusted SQL once per row through the raw driver cursor (bulk writes, no ORM)."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, rows)
-        return int(cursor.rowcount)
     finally:
         cursor.close()
 

@@ -1,11 +1,9 @@
 """Writing a chunk's new scores back in bulk, the fastest way each database allows.
 
-SQLite: one executemany UPDATE by primary key, on the condition that the row
-is still the version we read and still on the board. Rows still under the
-model that scored them only change with age (freshness, age, priority, band),
-so they get a narrow statement; rows under an older model get every score
-column. SQLite counts the rows written, not which: if one was missed (it
-changed since it was read, outside the write lock), the caller prepares again.
+SQLite (inside BEGIN IMMEDIATE, so nobody writes between our read and this
+write): one executemany UPDATE by primary key. Rows still under the model that
+scored them only change with age (freshness, age, priority, band), so they get
+a narrow statement; rows under an older model get every score column.
 
 PostgreSQL: the new values go into a temporary table by binary COPY, built by
 NumPy as one buffer (no Python object per value), then one UPDATE ... FROM
@@ -48,41 +46,31 @@ def write_scores(
     now: datetime,
     lo: int,
     hi: int,
-) -> np.ndarray | None:
-    """Write the given rows' new scores; returns which rows this call wrote.
-
-    None on SQLite when some row had changed since it was read (see the module notes).
-    """
+) -> np.ndarray:
+    """Write the given rows' new scores; returns which rows this call wrote."""
     if conn.dialect.name == "sqlite":
         same_model = old_models == version_id
         stamp = driver_datetime(conn, now)
-        written = 0
         for rows, names in ((same_model, AGE_COLUMNS), (~same_model, tuple(ALL_COLUMNS))):
             if rows.any():
-                written += _sqlite_update(
-                    conn, case_ids[rows], old_versions[rows],
-                    {n: values[n][rows] for n in names}, version_id, stamp,
-                )  # fmt: skip
-        if written != len(case_ids):
-            return None
+                _sqlite_update(conn, case_ids[rows], {n: values[n][rows] for n in names},
+                               version_id, stamp)  # fmt: skip
         return np.ones(len(case_ids), dtype=bool)
     return _postgres_update(conn, case_ids, old_versions, values, version_id, now, lo, hi)
 
 
 def _sqlite_update(
-    conn: Connection, case_ids: np.ndarray, old_versions: np.ndarray,
-    values: dict[str, np.ndarray], version_id: int, stamp: str,
-) -> int:  # fmt: skip
+    conn: Connection, case_ids: np.ndarray, values: dict[str, np.ndarray], version_id: int,
+    stamp: str,
+) -> None:  # fmt: skip
     # The run's model id and time are the same for every row: literals (both ours), not params.
     assignments = ", ".join(f"{name} = ?" for name in values)
     sql = (
         f"UPDATE case_score SET {assignments}, model_version_id = {int(version_id)},"
-        f" scored_at = '{stamp}', score_version = score_version + 1"
-        " WHERE case_id = ? AND score_version = ? AND on_board = 1"
+        f" scored_at = '{stamp}', score_version = score_version + 1 WHERE case_id = ?"
     )
-    columns = [column.tolist() for column in values.values()]
-    rows = zip(*columns, case_ids.tolist(), old_versions.tolist(), strict=True)
-    return execute_many(conn, sql, rows)
+    rows = zip(*(column.tolist() for column in values.values()), case_ids.tolist(), strict=True)
+    execute_many(conn, sql, rows)
 
 
 def _copy_record(kinds: list[str]) -> np.dtype:

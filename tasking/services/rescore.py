@@ -223,14 +223,10 @@ def prepare(conn: Connection, *, lo: int, hi: int, now: datetime, where: str = "
     )  # fmt: skip
 
 
-def apply(
+def write_back(
     conn: Connection, prepared: Prepared, *, reason: str, run_id: int | None
-) -> RescoreStats | None:
-    """Write prepared scores in the caller's write transaction, with history for band changes.
-
-    None, having written only part, if a row changed since it was read (SQLite
-    counts rows, not which ones): the caller rolls back and prepares again.
-    """
+) -> RescoreStats:
+    """Write prepared scores in the caller's write transaction, with history for band changes."""
     stats, data, idx = prepared.stats, prepared.data, prepared.changed
     started = time.perf_counter()
     if idx.size:
@@ -239,8 +235,6 @@ def apply(
             old_models=data["model_version_id"][idx], values=score_columns(prepared.scores, idx),
             version_id=prepared.version_id, now=prepared.now, lo=prepared.lo, hi=prepared.hi,
         )  # fmt: skip
-        if updated is None:
-            return None
         stats.changed = int(updated.sum())
         history = idx[updated & prepared.band_moved[idx]]
         stats.band_changes = len(history)
@@ -249,16 +243,6 @@ def apply(
     stats.write_s = time.perf_counter() - started
     stats.seconds = stats.load_s + stats.score_s + stats.write_s
     return stats
-
-
-def _still_current(conn: Connection, prepared: Prepared, lo: int, hi: int, now: datetime) -> bool:
-    """Whether `prepared` is this range, at this moment, under the model current now."""
-    if (prepared.lo, prepared.hi, prepared.now) != (lo, hi, now):
-        return False
-    with Session(bind=conn) as session:
-        version, _ = current_model(session=session)
-        session.flush()
-    return version.id == prepared.version_id
 
 
 def rescore_in(
@@ -270,25 +254,10 @@ def rescore_in(
     now: datetime,
     run_id: int | None,
     where: str = "",
-    prepared: Prepared | None = None,
 ) -> RescoreStats:
-    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction.
-
-    `prepared` (the same range, read before the transaction) is written if no row
-    changed since; otherwise, and without it, the range is read again here.
-    """
-    if prepared is not None and _still_current(conn, prepared, lo, hi, now):
-        savepoint = conn.begin_nested()
-        stats = apply(conn, prepared, reason=reason, run_id=run_id)
-        if stats is not None:
-            savepoint.commit()
-            return stats
-        savepoint.rollback()
-    stats = apply(conn, prepare(conn, lo=lo, hi=hi, now=now, where=where), reason=reason,
-                  run_id=run_id)  # fmt: skip
-    if stats is None:  # nobody else writes inside our write transaction
-        raise RuntimeError(f"rescore {lo}..{hi}: rows changed under the write lock")
-    return stats
+    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction."""
+    prepared = prepare(conn, lo=lo, hi=hi, now=now, where=where)
+    return write_back(conn, prepared, reason=reason, run_id=run_id)
 
 
 def rescore_all(

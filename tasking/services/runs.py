@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 import scoring
-from tasking.db import fetch_rows, is_sqlite, sql_true, writer
+from tasking.db import fetch_rows, sql_true, writer
 from tasking.models import (
     BOARD_ORDER,
     OPEN_STATES,
@@ -42,12 +42,10 @@ from tasking.models import (
 from tasking.services import bulk
 from tasking.services.errors import NotFound
 from tasking.services.rescore import (
-    Prepared,
     RescoreStats,
     board_id_range,
     filter_sql,
     id_chunks,
-    prepare,
     rescore_in,
 )
 from tasking.services.scores import current_model
@@ -133,13 +131,7 @@ def chunk_ids(*, engine: Engine, run_id: int) -> list[int]:
 
 
 def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | None]:
-    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over.
-
-    On SQLite, where writers take turns, the chunk is read and scored before its
-    write transaction, so one worker reads while another writes; it is written if
-    nothing changed in between, else read again under the lock.
-    """
-    prepared = _prepare_unlocked(engine, chunk_id) if is_sqlite(engine) else None
+    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over."""
     with writer(engine).connect() as conn, conn.begin():
         chunk = conn.execute(
             select(CHUNKS).where(CHUNKS.c.id == chunk_id).with_for_update()
@@ -153,7 +145,7 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
             return chunk.run_id, None
         stats = rescore_in(
             conn, lo=chunk.lo, hi=chunk.hi, reason=run.kind, now=run.as_of, run_id=run.id,
-            where=filter_sql(json.loads(run.board_filter)), prepared=prepared,
+            where=filter_sql(json.loads(run.board_filter)),
         )  # fmt: skip
         conn.execute(
             update(RunChunk)
@@ -178,21 +170,6 @@ def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | Non
         # Row locks serialise these updates: exactly one chunk sees the last count.
         stats.completes_run = counted[0] >= counted[1]
     return run.id, stats
-
-
-def _prepare_unlocked(engine: Engine, chunk_id: int) -> Prepared | None:
-    """A chunk read and scored in a read transaction; None if there is nothing to do."""
-    with engine.connect() as conn, conn.begin():
-        chunk = conn.execute(select(CHUNKS).where(CHUNKS.c.id == chunk_id)).first()
-        if chunk is None or chunk.done_at is not None:
-            return None
-        run = conn.execute(select(RUNS).where(RUNS.c.id == chunk.run_id)).one()
-        if run.status != "running":
-            return None
-        return prepare(
-            conn, lo=chunk.lo, hi=chunk.hi, now=run.as_of,
-            where=filter_sql(json.loads(run.board_filter)),
-        )  # fmt: skip
 
 
 def record_chunk_failure(*, engine: Engine, chunk_id: int, error: str, final: bool) -> None:
