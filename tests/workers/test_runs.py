@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,6 +42,21 @@ from tests.workers.conftest import HIGH, RequestData
 def history_rows(engine: Engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(ScoreHistory)).one()
+
+
+def completed_run(engine: Engine, **start: Any) -> ScoringRun:
+    """Start a run, do every chunk and finish it; the completed run row."""
+    run = start_run(engine=engine, **start)
+    assert run is not None
+    assert run.id is not None
+    for chunk in chunk_ids(engine=engine, run_id=run.id):
+        run_chunk(engine=engine, chunk_id=chunk)
+    assert finish_if_complete(engine=engine, run_id=run.id)
+    with Session(engine) as session:
+        done = session.get(ScoringRun, run.id)
+        assert done is not None
+        assert done.status == "completed"
+        return done
 
 
 def test_c1_chunk_twice_and_eight_copies_at_once_do_the_work_once(
@@ -129,17 +145,9 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
     later_now = utcnow() + timedelta(days=200)
     # New intelligence on the last of the six P1 cases (ranked 6th): it alone keeps its priority.
     set_intel_at(engine, cases[-1], later_now)
-    later = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 2), now=later_now)
-    assert later is not None
-    assert later.id is not None
-    for chunk in chunk_ids(engine=engine, run_id=later.id):
-        run_chunk(engine=engine, chunk_id=chunk)
-    assert finish_if_complete(engine=engine, run_id=later.id)
+    later = completed_run(engine, kind="nightly", run_date=date(2030, 1, 2), now=later_now)
     with Session(engine) as session:
-        run = session.get(ScoringRun, later.id)
-        assert run is not None
-        assert run.status == "completed"
-        summary = json.loads(run.summary)
+        summary = json.loads(later.summary)
         assert summary["bands"] == {"P0": 0, "P1": 1, "P2": 5, "P3": 6}
         assert len(summary["movers"]) == 5
         assert all("P1 -> P2" in m["why"] for m in summary["movers"])
@@ -163,18 +171,10 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
         assert summary["seconds"] >= sum(phases.values())
         assert summary["cases_settled"] == 0
     # A day on, the eleven cases 200 days old are settled: checked, left unread, unchanged.
-    third = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 3),
-                      now=later_now + timedelta(days=1))  # fmt: skip
-    assert third is not None
-    assert third.id is not None
-    for chunk in chunk_ids(engine=engine, run_id=third.id):
-        run_chunk(engine=engine, chunk_id=chunk)
-    assert finish_if_complete(engine=engine, run_id=third.id)
-    with Session(engine) as session:
-        run = session.get(ScoringRun, third.id)
-        assert run is not None
-        assert (run.cases_total, run.cases_changed) == (12, 1)
-        assert json.loads(run.summary)["cases_settled"] == 11
+    third = completed_run(engine, kind="nightly", run_date=date(2030, 1, 3),
+                          now=later_now + timedelta(days=1))  # fmt: skip
+    assert (third.cases_total, third.cases_changed) == (12, 1)
+    assert json.loads(third.summary)["cases_settled"] == 11
 
 
 def test_rank_moves_reports_rank_changes_for_cases_in_both() -> None:
