@@ -32,6 +32,13 @@ class Settings:
     # Celery: the hard time limit of any task, and the broker's visibility timeout above it.
     task_time_limit_s: int = 45
     visibility_timeout_s: int = 60
+    # PostgreSQL: how long a rescore chunk waits for a row lock before it fails and is retried.
+    chunk_lock_timeout_ms: int = 5_000
+
+    @property
+    def chunk_statement_timeout_ms(self) -> int:
+        """PostgreSQL ends a chunk's statement before the task's soft time limit (hard - 5 s)."""
+        return max(1_000, (self.task_time_limit_s - 8) * 1_000)
 
     @property
     def sqlite_path(self) -> Path:
@@ -59,4 +66,5 @@ def load_settings() -> Settings:
         embedded_redis_port=int(env.get("TASKING_REDIS_PORT", "6391")),
         task_time_limit_s=int(env.get("TASKING_TASK_TIME_LIMIT", "45")),
         visibility_timeout_s=int(env.get("TASKING_VISIBILITY_TIMEOUT", "60")),
+        chunk_lock_timeout_ms=int(env.get("TASKING_CHUNK_LOCK_TIMEOUT_MS", "5000")),
     )

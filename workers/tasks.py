@@ -114,7 +114,10 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
     """Rescore one id-range chunk of a run exactly once, then finish the run if it was the last."""
     try:
         chunk = positive_id(chunk_id, "chunk_id")
-        run_id, stats = runs.run_chunk(engine=engine(), chunk_id=chunk)
+        run_id, stats = runs.run_chunk(
+            engine=engine(), chunk_id=chunk, lock_timeout_ms=settings().chunk_lock_timeout_ms,
+            statement_timeout_ms=settings().chunk_statement_timeout_ms,
+        )  # fmt: skip
         if stats is not None:
             log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
         # Only the run's last chunk finishes it. Inside the try: if finishing fails

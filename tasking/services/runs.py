@@ -130,9 +130,25 @@ def chunk_ids(*, engine: Engine, run_id: int) -> list[int]:
         return [int(r[0]) for r in rows if r[0] is not None]
 
 
-def run_chunk(*, engine: Engine, chunk_id: int) -> tuple[int, RescoreStats | None]:
-    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over."""
+def run_chunk(
+    *,
+    engine: Engine,
+    chunk_id: int,
+    lock_timeout_ms: int | None = None,
+    statement_timeout_ms: int | None = None,
+) -> tuple[int, RescoreStats | None]:
+    """Do one chunk exactly once: (run id, stats), stats None if done already or the run is over.
+
+    On PostgreSQL the timeouts bound the chunk's waits for row locks and each of its
+    statements: past them the database gives up (an OperationalError, retried by the
+    task) instead of working on after the worker has.
+    """
     with writer(engine).connect() as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            for name, value in (("lock_timeout", lock_timeout_ms),
+                                ("statement_timeout", statement_timeout_ms)):  # fmt: skip
+                if value is not None:
+                    conn.exec_driver_sql(f"SET LOCAL {name} = {int(value)}")
         chunk = conn.execute(
             select(CHUNKS).where(CHUNKS.c.id == chunk_id).with_for_update()
         ).first()

@@ -36,6 +36,21 @@ def test_c0_default_settings_keep_visibility_above_time_limit(
     assert settings.visibility_timeout_s > settings.task_time_limit_s
 
 
+@pytest.mark.parametrize("limit", [6, 15, 45, 600])
+def test_chunk_statement_timeout_ends_before_the_soft_time_limit(limit: int) -> None:
+    settings = Settings(task_time_limit_s=limit)
+    soft_ms = celery_settings(settings, "redis://127.0.0.1:1/0")["task_soft_time_limit"] * 1000
+    assert settings.chunk_statement_timeout_ms >= 1_000
+    assert settings.chunk_statement_timeout_ms < soft_ms or soft_ms == 1_000
+
+
+def test_chunk_lock_timeout_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TASKING_CHUNK_LOCK_TIMEOUT_MS", raising=False)
+    assert load_settings().chunk_lock_timeout_ms == 5_000
+    monkeypatch.setenv("TASKING_CHUNK_LOCK_TIMEOUT_MS", "250")
+    assert load_settings().chunk_lock_timeout_ms == 250
+
+
 def test_celery_app_registers_named_tasks_with_the_pinned_config() -> None:
     from workers import app
 

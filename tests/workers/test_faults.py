@@ -317,10 +317,10 @@ def test_c5_sqlite_locked_is_retried_with_backoff_then_done_once(
 def test_c5_postgres_lock_timeout_retried_then_exhausted_retries_recorded(
     db: LiveDb, broker: ThrowawayRedis, crew: Crew, tmp_path: Path
 ) -> None:
-    """A row lock outlasting lock_timeout (set in DATABASE_URL) fails the chunk's bulk update."""
-    env = worker_env(database_url=f"{db.url}?options=-c%20lock_timeout%3D300",
-                     redis_url=broker.url, instance=tmp_path,
-                     visibility_timeout=20, time_limit=15)  # fmt: skip
+    """A row lock outlasting the chunk's lock timeout fails its bulk update."""
+    env = worker_env(database_url=db.url, redis_url=broker.url, instance=tmp_path,
+                     visibility_timeout=20, time_limit=15,
+                     TASKING_CHUNK_LOCK_TIMEOUT_MS="300")  # fmt: skip
     crew.start("w1", env)
     bands = db.bands()
     locked_case = min(bands)

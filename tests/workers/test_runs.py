@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -248,3 +250,35 @@ def test_only_the_last_chunk_reports_that_it_completes_the_run(
         flags.append(stats.completes_run)
     assert flags == [False, False, True]
     assert finish_if_complete(engine=engine, run_id=run.id)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+@pytest.mark.parametrize(
+    ("timeouts", "error"),
+    [({"lock_timeout_ms": 200}, "LockNotAvailable"),
+     ({"statement_timeout_ms": 300}, "QueryCanceled")],
+    ids=["lock", "statement"],
+)  # fmt: skip
+def test_postgres_chunk_gives_up_on_a_held_row_lock_and_can_run_again(
+    engine: Engine, cases: list[int], timeouts: dict[str, int], error: str
+) -> None:
+    run = start_run(engine=engine, kind="rescore", now=utcnow() + timedelta(days=200))
+    assert run is not None
+    assert run.id is not None
+    (chunk,) = chunk_ids(engine=engine, run_id=run.id)
+    with engine.connect() as holder, holder.begin():
+        holder.exec_driver_sql(f"SELECT 1 FROM case_score WHERE case_id = {cases[3]} FOR UPDATE")
+        began = time.perf_counter()
+        # The bulk write goes through the raw driver cursor: psycopg's own error (transient
+        # to the task, like SQLAlchemy's).
+        with pytest.raises(psycopg.OperationalError) as failed:
+            run_chunk(engine=engine, chunk_id=chunk, **timeouts)
+        assert time.perf_counter() - began < 5
+    assert type(failed.value).__name__ == error
+    # Nothing of the failed try stayed; once the lock is gone the chunk is done, once.
+    with Session(engine) as session:
+        assert session.exec(select(func.max(CaseScore.score_version))).one() == 1
+    _, stats = run_chunk(engine=engine, chunk_id=chunk, **timeouts)
+    assert stats is not None
+    assert stats.changed == len(cases)
