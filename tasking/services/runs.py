@@ -79,14 +79,16 @@ def start_run(
     over `bulk_min` open cases or more sets the board index aside (see bulk.py).
     """
     now = now or utcnow()
+    if task_id is not None:  # a redelivered task: no need to count the board again
+        with Session(engine) as session:
+            existing = _run_of_task(session, task_id)
+            if existing is not None:
+                return existing
     scope = board_id_range(engine, filter_sql(board_filter))
     with writer(engine).connect() as conn, conn.begin(), Session(bind=conn) as session:
-        if task_id is not None:
-            existing = session.exec(
-                sqlmodel.select(ScoringRun).where(col(ScoringRun.task_id) == task_id)
-            ).first()
+        if task_id is not None:  # again under the write lock: the first copy may just have won
+            existing = _run_of_task(session, task_id)
             if existing is not None:
-                session.expunge(existing)
                 return existing
         version, _ = current_model(session=session)
         run = ScoringRun(
@@ -116,6 +118,15 @@ def start_run(
         else:
             bulk.heal(conn)
         session.expunge_all()
+    return run
+
+
+def _run_of_task(session: Session, task_id: str) -> ScoringRun | None:
+    run = session.exec(
+        sqlmodel.select(ScoringRun).where(col(ScoringRun.task_id) == task_id)
+    ).first()
+    if run is not None:
+        session.expunge(run)
     return run
 
 
