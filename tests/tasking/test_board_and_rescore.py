@@ -287,3 +287,12 @@ def test_rescore_reads_settled_cases_under_a_new_model(
         publish_model_text(session=session, content=MODEL_V2)
     stats = rescore_all(engine=engine, reason="model", now=now + timedelta(days=1))
     assert (stats.cases, stats.settled, stats.changed) == (CASES, 0, CASES)
+
+
+def test_rescore_range_without_open_cases_changes_nothing(
+    engine: Engine, org: Org, board: list[int]
+) -> None:
+    """A chunk over ids that are gone (or closed) is a quiet no-op, not an error."""
+    beyond = max(board) + 1
+    stats = rescore_range(engine=engine, lo=beyond, hi=beyond + 100, reason="nightly")
+    assert (stats.cases, stats.settled, stats.changed, stats.band_changes) == (0, 0, 0, 0)
