@@ -37,7 +37,7 @@ class Settings:
 
     @property
     def chunk_statement_timeout_ms(self) -> int:
-        """PostgreSQL ends a chunk's statement before the task's soft time limit (hard - 5 s)."""
+        """A chunk statement ends 8 s before the hard task limit (3 s before the soft one)."""
         return max(1_000, (self.task_time_limit_s - 8) * 1_000)
 
     @property

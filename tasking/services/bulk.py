@@ -54,8 +54,8 @@ def set_aside(conn: Connection) -> bool:
         return True
     postgres = conn.dialect.name == "postgresql"
     if not postgres:
-        # The build holds ids and sort keys only, nothing to shred: zeroing every freed
-        # page (this SQLite's secure_delete default) made the drop ten times slower.
+        # The board index holds ids and sort keys only, nothing to shred: zeroing every
+        # freed page (secure_delete ON, tasking.db) made the drop ten times slower.
         conn.exec_driver_sql("PRAGMA secure_delete = FAST")
     try:
         with conn.begin_nested():
