@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlmodel import col, select
@@ -94,20 +95,76 @@ def publish(version_id: int, admin_name: str, inline: bool) -> None:
 
 
 @click.command()
-@click.option("--limit", default=10, show_default=True)
-def runs(limit: int) -> None:
-    """Recent scoring runs with their summaries (counts per band, movers, duration)."""
+@click.option("--limit", default=10, show_default=True, help="How many recent runs.")
+@click.option("--id", "run_id", type=int, help="One run, with every mover and review listed.")
+@click.option("--json", "as_json", is_flag=True, help="The stored summaries as JSON.")
+def runs(limit: int, run_id: int | None, as_json: bool) -> None:
+    """Recent scoring runs: counts per band, movers and why, duration, review lists."""
     with session_scope(configured_engine(), write=False) as session:
-        rows = session.exec(
-            select(ScoringRun).order_by(col(ScoringRun.id).desc()).limit(limit)
-        ).all()
+        query = select(ScoringRun).order_by(col(ScoringRun.id).desc()).limit(limit)
+        if run_id is not None:
+            query = select(ScoringRun).where(col(ScoringRun.id) == run_id)
+        rows = session.exec(query).all()
+        if run_id is not None and not rows:
+            raise click.ClickException(f"no scoring run {run_id}")
+        if as_json:
+            click.echo(json.dumps([_run_json(run) for run in rows], indent=2, default=str))
+            return
         for run in rows:
-            day = f" {run.run_date}" if run.run_date else ""
-            click.echo(
-                f"#{run.id} {run.kind}{day} {run.status}: {run.cases_total:,} cases,"
-                f" {run.cases_changed:,} changed, {run.band_changes:,} band changes,"
-                f" chunks {run.chunks_done}/{run.chunks_total}"
+            for line in describe_run(run, every=run_id is not None):
+                click.echo(line)
+
+
+def _run_json(run: ScoringRun) -> dict[str, Any]:
+    fields = (
+        "id", "kind", "run_date", "status", "reason", "started_at", "finished_at",
+        "chunks_total", "chunks_done", "cases_total", "cases_changed", "band_changes",
+    )  # fmt: skip
+    return {**{name: getattr(run, name) for name in fields}, "summary": json.loads(run.summary)}
+
+
+def describe_run(run: ScoringRun, *, every: bool = False) -> list[str]:
+    """A run as a few readable lines; `every` lists all movers and review ids, not the first."""
+    summary: dict[str, Any] = json.loads(run.summary or "{}")
+    shown = None if every else 3
+    day = f" {run.run_date}" if run.run_date else ""
+    took = f" in {summary['seconds']:.1f} s" if "seconds" in summary else ""
+    settled = summary.get("cases_settled")
+    lines = [
+        f"#{run.id} {run.kind}{day} {run.status}{took}: {run.cases_total:,} cases"
+        + (f" ({settled:,} settled, left unread)" if settled else "")
+        + f", {run.cases_changed:,} changed, {run.band_changes:,} band changes,"
+        f" chunks {run.chunks_done}/{run.chunks_total}"
+    ]
+    if "bands_before" in summary:  # a what-if preview
+        lines.append(f"   model {summary['model']}: bands now {_bands(summary['bands_before'])}")
+        lines.append(f"   would be {_bands(summary['bands_after'])}")
+        moves = ", ".join(f"{k} {v:,}" for k, v in summary.get("transitions", {}).items())
+        lines.append(f"   band changes: {moves or 'none'}")
+        for move in summary.get("biggest_moves", [])[:shown]:
+            lines.append(
+                f"   case {move['case_id']}: rank {move['rank_before']} -> {move['rank_after']},"
+                f" priority {move['priority_before']} -> {move['priority_after']}"
             )
-            summary = json.loads(run.summary)
-            if summary:
-                click.echo("   " + json.dumps(summary)[:400])
+        return lines
+    if "bands" in summary:
+        lines.append(f"   bands {_bands(summary['bands'])}")
+    phases = summary.get("finish_phases")
+    if phases:
+        lines.append("   finishing: " + ", ".join(f"{k[:-2]} {v:.2f} s" for k, v in phases.items()))
+    for mover in summary.get("movers", [])[:shown]:
+        lines.append(f"   band move {mover['reference']}: {mover['why']}")
+    for move in summary.get("rank_moves", [])[:shown]:
+        lines.append(f"   rank move case {move['case_id']}: {move['why']}")
+    for key, label in (("overdue_reviews", "overdue reviews"), ("retention_due", "retention due")):
+        if key in summary:
+            ids = summary[key]
+            listed = ", ".join(str(i) for i in ids[:shown]) + (
+                "" if every or len(ids) <= 3 else ", ..."
+            )
+            lines.append(f"   {label}: {len(ids)}" + (f" (cases {listed})" if ids else ""))
+    return lines
+
+
+def _bands(counts: dict[str, int]) -> str:
+    return ", ".join(f"{band} {n:,}" for band, n in counts.items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,13 @@ from sqlmodel import Session, select
 
 from scoring import score_vectors
 from tasking.cli import main
-from tasking.db import make_engine
-from tasking.models import Case, CaseScore, User
+from tasking.cli.runs import describe_run
+from tasking.db import make_engine, session_scope
+from tasking.models import Case, CaseScore, ScoringRun, User, utcnow
 from tasking.services.demo import CASES
+from tasking.services.runs import chunk_ids, finish_if_complete, run_chunk, start_run
+from tasking.services.scores import store_model_text
+from tasking.services.whatif import run_whatif
 from tests.scoring.support import model_text_with
 
 
@@ -114,3 +120,75 @@ def test_create_user_from_stdin_and_refuses_weak_password(
         assert [u.username for u in users] == ["ops.lead"]
         assert users[0].password_hash.startswith("$argon2")
     engine.dispose()
+
+
+def test_runs_lists_readable_summaries_one_run_in_full_and_json(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(main, ["init-db"]).exit_code == 0
+    assert runner.invoke(main, ["seed-demo"]).exit_code == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'tasking.db'}")
+    # Nightly runs 100 and 200 days on: bands move, and ranks against the first snapshot.
+    for day in (1, 2):
+        run = start_run(engine=engine, kind="nightly", run_date=date(2031, 1, day),
+                        now=utcnow() + timedelta(days=100 * day))  # fmt: skip
+        assert run is not None
+        assert run.id is not None
+        for chunk in chunk_ids(engine=engine, run_id=run.id):
+            run_chunk(engine=engine, chunk_id=chunk)
+        assert finish_if_complete(engine=engine, run_id=run.id)
+    with session_scope(engine) as session:
+        stored = store_model_text(
+            session=session,
+            content=model_text_with(("version = 1", "version = 2"), ("P = 1.0 ", "P = 3.0 ")),
+        )
+        assert stored.id is not None
+        version_id = stored.id
+    run_whatif(engine=engine, model_version_id=version_id)
+
+    listing = runner.invoke(main, ["runs"])
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert lines[0].startswith("#3 whatif completed")
+    assert "model sctac-default:2: bands now P0 " in listing.output
+    first = next(i for i, line in enumerate(lines) if line.startswith("#1 nightly 2031-01-01"))
+    assert " completed in " in lines[first]
+    assert lines[first + 1].startswith("   bands P0 ")
+    assert lines[first + 2].startswith("   finishing: summary ")
+    assert "   band move " in listing.output
+    assert "overdue reviews: " in listing.output
+
+    one = runner.invoke(main, ["runs", "--id", "2"])
+    assert one.exit_code == 0, one.output
+    assert one.output.startswith("#2 nightly 2031-01-02 completed")
+    as_json = runner.invoke(main, ["runs", "--id", "2", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    (row,) = json.loads(as_json.output)
+    assert (row["id"], row["kind"], row["status"]) == (2, "nightly", "completed")
+    assert row["summary"]["rank_moves"] == []  # the demo's cases all aged alike
+    missing = runner.invoke(main, ["runs", "--id", "99"])
+    assert missing.exit_code != 0
+    assert "no scoring run 99" in missing.output
+
+
+def test_describe_run_shows_rank_moves_and_every_review_when_asked() -> None:
+    run = ScoringRun(
+        id=7, kind="nightly", run_date=date(2031, 2, 1), status="completed", model_version_id=1,
+        cases_total=10, cases_changed=4, band_changes=0, chunks_total=1, chunks_done=1,
+        summary=json.dumps({
+            "bands": {"P0": 0, "P1": 2, "P2": 3, "P3": 5}, "cases_settled": 6, "movers": [],
+            "rank_moves": [
+                {"case_id": 9, "from": 5, "to": 2, "why": "rank 5 -> 2: priority 50.0 -> 61.0"}
+            ],
+            "overdue_reviews": [1, 2, 3, 4, 5], "retention_due": [], "seconds": 1.25,
+        }),
+    )  # fmt: skip
+    brief = describe_run(run)
+    assert brief[0] == (
+        "#7 nightly 2031-02-01 completed in 1.2 s: 10 cases (6 settled, left unread),"
+        " 4 changed, 0 band changes, chunks 1/1"
+    )
+    assert "   rank move case 9: rank 5 -> 2: priority 50.0 -> 61.0" in brief
+    assert "   overdue reviews: 5 (cases 1, 2, 3, ...)" in brief
+    assert "   retention due: 0" in brief
+    assert "   overdue reviews: 5 (cases 1, 2, 3, 4, 5)" in describe_run(run, every=True)
