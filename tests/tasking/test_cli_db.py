@@ -16,10 +16,10 @@ from tasking.cli.runs import describe_run
 from tasking.db import make_engine, session_scope
 from tasking.models import Case, CaseScore, ScoringRun, User, utcnow
 from tasking.services.demo import CASES
-from tasking.services.runs import chunk_ids, finish_if_complete, run_chunk, start_run
 from tasking.services.scores import store_model_text
 from tasking.services.whatif import run_whatif
 from tests.scoring.support import model_text_with
+from tests.support.runs import completed_run
 
 
 @pytest.fixture
@@ -130,13 +130,8 @@ def test_runs_lists_readable_summaries_one_run_in_full_and_json(
     engine = make_engine(f"sqlite:///{tmp_path / 'tasking.db'}")
     # Nightly runs 100 and 200 days on: bands move, and ranks against the first snapshot.
     for day in (1, 2):
-        run = start_run(engine=engine, kind="nightly", run_date=date(2031, 1, day),
-                        now=utcnow() + timedelta(days=100 * day))  # fmt: skip
-        assert run is not None
-        assert run.id is not None
-        for chunk in chunk_ids(engine=engine, run_id=run.id):
-            run_chunk(engine=engine, chunk_id=chunk)
-        assert finish_if_complete(engine=engine, run_id=run.id)
+        completed_run(engine, kind="nightly", run_date=date(2031, 1, day),
+                      now=utcnow() + timedelta(days=100 * day))  # fmt: skip
     with session_scope(engine) as session:
         stored = store_model_text(
             session=session,

@@ -6,7 +6,6 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 import psycopg
@@ -37,6 +36,7 @@ from tasking.services.runs import (
     start_run,
 )
 from tests.support.intel import set_intel_at
+from tests.support.runs import completed_run
 from tests.tasking.conftest import Org
 from tests.workers.conftest import HIGH, RequestData
 
@@ -44,21 +44,6 @@ from tests.workers.conftest import HIGH, RequestData
 def history_rows(engine: Engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(ScoreHistory)).one()
-
-
-def completed_run(engine: Engine, **start: Any) -> ScoringRun:
-    """Start a run, do every chunk and finish it; the completed run row."""
-    run = start_run(engine=engine, **start)
-    assert run is not None
-    assert run.id is not None
-    for chunk in chunk_ids(engine=engine, run_id=run.id):
-        run_chunk(engine=engine, chunk_id=chunk)
-    assert finish_if_complete(engine=engine, run_id=run.id)
-    with Session(engine) as session:
-        done = session.get(ScoringRun, run.id)
-        assert done is not None
-        assert done.status == "completed"
-        return done
 
 
 def test_c1_chunk_twice_and_eight_copies_at_once_do_the_work_once(
