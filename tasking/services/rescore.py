@@ -134,8 +134,8 @@ def unsettled_sql(model: scoring.Model, version_id: int, now: datetime) -> str:
     """A condition on `s` leaving out the cases a rescore at `now` cannot change.
 
     A case already scored under this model at or beyond the age where freshness
-    settles, and still beyond it now, would score the same bits again (a quarter of
-    a typical board): the nightly run leaves it unread. A second of margin keeps
+    settles, and still beyond it now, would score the same bits again (13% of the
+    generated 1M board): the nightly run leaves it unread. A second of margin keeps
     the rounding of ages (`ages_at`) on the safe side.
     """
     settled = float(model.settled_age_days)
