@@ -19,7 +19,7 @@ from tasking.services.board import BoardFilter, band_counts, board_page, decode_
 from tasking.services.cases import submit_asset_request
 from tasking.services.errors import Invalid
 from tasking.services.rescore import id_chunks, rescore_all, rescore_range
-from tasking.services.scores import publish_model_text
+from tasking.services.scores import age_days, assessment_columns, publish_model_text
 from tests.support.intel import set_intel_at
 from tests.tasking.conftest import Org
 
@@ -254,9 +254,9 @@ def test_rescore_leaves_settled_cases_unread_and_every_score_exact(
         if case_id in old:
             assert (row.score_version, row.scored_at) == stamps[case_id]
         # Settled or not, the stored score is the engine's score at the later age.
-        age = (later - assessments[case_id].intel_at).total_seconds() / 86_400
-        vector = f"{assessments[case_id].vector}/A:{round(age, 4)}"
-        assert row.priority == scoring.score_vectors([vector])[0]["priority"]
+        a = assessments[case_id]
+        expected = scoring.score_arrays(assessment_columns(a, age_days(a.intel_at, later)))
+        assert row.priority == float(expected["priority"][0])
 
 
 def test_rescore_reads_settled_cases_again_when_the_clock_goes_back(
