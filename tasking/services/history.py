@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -10,16 +11,21 @@ from sqlalchemy import Connection
 import scoring
 from tasking.db import driver_datetime, execute_many, is_sqlite
 
-if TYPE_CHECKING:
-    from tasking.services.rescore import Prepared
-
 
 def write_history(
-    conn: Connection, prepared: Prepared, idx: np.ndarray, *, reason: str, run_id: int | None
+    conn: Connection,
+    data: np.ndarray,
+    codes: dict[str, np.ndarray],
+    scores: dict[str, np.ndarray],
+    idx: np.ndarray,
+    *,
+    version_id: int,
+    now: datetime,
+    reason: str,
+    run_id: int | None,
 ) -> None:
-    """One history row for each of the prepared rows `idx` (already written back)."""
-    data, codes, scores = prepared.data, prepared.codes, prepared.scores
-    scored_at = driver_datetime(conn, prepared.now)
+    """One history row for each of a chunk's rows `idx` (already written back)."""
+    scored_at = driver_datetime(conn, now)
     rows = []
     for i in idx.tolist():
         inputs = {key: int(codes[key][i]) for key in scoring.INTEGER_KEYS}
@@ -32,7 +38,7 @@ def write_history(
                 int(scores["band"][i]),
                 int(scores["position"][i]),
                 scoring.format_vector({**inputs, "A": age}),
-                prepared.version_id,
+                version_id,
                 reason,
                 run_id,
                 why_it_moved(data[i], scores, i),

@@ -175,24 +175,17 @@ def rescore_range(
         return rescore_in(conn, lo=lo, hi=hi, reason=reason, now=now or utcnow(), run_id=run_id)
 
 
-@dataclass
-class Prepared:
-    """A chunk's inputs and new scores, computed in one read of the database."""
-
-    lo: int
-    hi: int
-    version_id: int
-    now: datetime
-    data: np.ndarray
-    codes: dict[str, np.ndarray]
-    scores: dict[str, np.ndarray]
-    changed: np.ndarray  # indices into data of the rows whose score changes
-    band_moved: np.ndarray  # per row of data
-    stats: RescoreStats
-
-
-def prepare(conn: Connection, *, lo: int, hi: int, now: datetime, where: str = "") -> Prepared:
-    """Load ids lo..hi (within a `filter_sql` filter) and score them; writes nothing."""
+def rescore_in(
+    conn: Connection,
+    *,
+    lo: int,
+    hi: int,
+    reason: str,
+    now: datetime,
+    run_id: int | None,
+    where: str = "",
+) -> RescoreStats:
+    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction."""
     stats = RescoreStats()
     with Session(bind=conn) as session:
         version, model = current_model(session=session)
@@ -205,6 +198,8 @@ def prepare(conn: Connection, *, lo: int, hi: int, now: datetime, where: str = "
     stats.cases = int(conn.exec_driver_sql(count).scalar_one())
     stats.settled = stats.cases - len(data)
     stats.load_s = time.perf_counter() - started
+    if not len(data):
+        return stats
     started = time.perf_counter()
     codes = unpack_inputs(data["inputs"])
     ages = ages_at(data["intel_epoch"], epoch_seconds(now))
@@ -216,48 +211,25 @@ def prepare(conn: Connection, *, lo: int, hi: int, now: datetime, where: str = "
         | (scores["position"] != data["position"])
         | (data["model_version_id"] != version.id)
     )
+    band_moved = scores["band"] != data["band"]
     stats.score_s = time.perf_counter() - started
-    return Prepared(
-        lo=lo, hi=hi, version_id=version.id, now=now, data=data, codes=codes, scores=scores,
-        changed=np.flatnonzero(changed), band_moved=scores["band"] != data["band"], stats=stats,
-    )  # fmt: skip
-
-
-def write_back(
-    conn: Connection, prepared: Prepared, *, reason: str, run_id: int | None
-) -> RescoreStats:
-    """Write prepared scores in the caller's write transaction, with history for band changes."""
-    stats, data, idx = prepared.stats, prepared.data, prepared.changed
     started = time.perf_counter()
+    idx = np.flatnonzero(changed)
     if idx.size:
         updated = write_scores(
             conn, case_ids=data["case_id"][idx], old_versions=data["score_version"][idx],
-            old_models=data["model_version_id"][idx], values=score_columns(prepared.scores, idx),
-            version_id=prepared.version_id, now=prepared.now, lo=prepared.lo, hi=prepared.hi,
+            old_models=data["model_version_id"][idx], values=score_columns(scores, idx),
+            version_id=version.id, now=now, lo=lo, hi=hi,
         )  # fmt: skip
         stats.changed = int(updated.sum())
-        history = idx[updated & prepared.band_moved[idx]]
+        history = idx[updated & band_moved[idx]]
         stats.band_changes = len(history)
         if history.size:
-            write_history(conn, prepared, history, reason=reason, run_id=run_id)
+            write_history(conn, data, codes, scores, history, version_id=version.id, now=now,
+                          reason=reason, run_id=run_id)  # fmt: skip
     stats.write_s = time.perf_counter() - started
     stats.seconds = stats.load_s + stats.score_s + stats.write_s
     return stats
-
-
-def rescore_in(
-    conn: Connection,
-    *,
-    lo: int,
-    hi: int,
-    reason: str,
-    now: datetime,
-    run_id: int | None,
-    where: str = "",
-) -> RescoreStats:
-    """Rescore ids lo..hi (within a `filter_sql` filter) inside the caller's write transaction."""
-    prepared = prepare(conn, lo=lo, hi=hi, now=now, where=where)
-    return write_back(conn, prepared, reason=reason, run_id=run_id)
 
 
 def rescore_all(
