@@ -31,7 +31,7 @@ def celery_settings(settings: Settings, broker: str) -> dict[str, Any]:
         "task_ignore_result": True,
         "result_backend": None,
         "task_time_limit": settings.task_time_limit_s,
-        "task_soft_time_limit": max(1, settings.task_time_limit_s - 5),
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
         "task_default_queue": "tasking",
         "task_routes": {"scoring.*": {"queue": "scoring"}},
         "worker_send_task_events": False,

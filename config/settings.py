@@ -36,9 +36,14 @@ class Settings:
     chunk_lock_timeout_ms: int = 5_000
 
     @property
+    def task_soft_time_limit_s(self) -> int:
+        """When a task is told to stop (SoftTimeLimitExceeded): 5 s before the hard limit."""
+        return max(1, self.task_time_limit_s - 5)
+
+    @property
     def chunk_statement_timeout_ms(self) -> int:
-        """A chunk statement ends 8 s before the hard task limit (3 s before the soft one)."""
-        return max(1_000, (self.task_time_limit_s - 8) * 1_000)
+        """A chunk statement ends 3 s before the task's soft time limit (at least 1 s)."""
+        return max(1_000, (self.task_soft_time_limit_s - 3) * 1_000)
 
     @property
     def sqlite_path(self) -> Path:
