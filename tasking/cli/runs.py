@@ -123,10 +123,14 @@ def _run_json(run: ScoringRun) -> dict[str, Any]:
     return {**{name: getattr(run, name) for name in fields}, "summary": json.loads(run.summary)}
 
 
+# Movers, rank moves and review ids listed per run unless one run is asked for in full.
+BRIEF = 3
+
+
 def describe_run(run: ScoringRun, *, every: bool = False) -> list[str]:
     """A run as a few readable lines; `every` lists all movers and review ids, not the first."""
     summary: dict[str, Any] = json.loads(run.summary or "{}")
-    shown = None if every else 3
+    shown = None if every else BRIEF
     day = f" {run.run_date}" if run.run_date else ""
     took = f" in {summary['seconds']:.1f} s" if "seconds" in summary else ""
     settled = summary.get("cases_settled")
@@ -159,9 +163,9 @@ def describe_run(run: ScoringRun, *, every: bool = False) -> list[str]:
     for key, label in (("overdue_reviews", "overdue reviews"), ("retention_due", "retention due")):
         if key in summary:
             ids = summary[key]
-            listed = ", ".join(str(i) for i in ids[:shown]) + (
-                "" if every or len(ids) <= 3 else ", ..."
-            )
+            listed = ", ".join(str(i) for i in ids[:shown])
+            if shown is not None and len(ids) > shown:
+                listed += ", ..."
             lines.append(f"   {label}: {len(ids)}" + (f" (cases {listed})" if ids else ""))
     return lines
 
