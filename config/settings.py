@@ -34,6 +34,16 @@ class Settings:
     visibility_timeout_s: int = 60
     # PostgreSQL: how long a rescore chunk waits for a row lock before it fails and is retried.
     chunk_lock_timeout_ms: int = 5_000
+    # Web: the signing key (TASKING_SECRET_KEY, else a random key kept in the instance
+    # folder), the port `make run` serves on, idle sign-out, and cookie flags.
+    secret_key: str = ""
+    web_port: int = 5000
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    secure_cookies: bool = True
+    # Failed sign-ins allowed per username and per address before 429 (Flask-Limiter syntax).
+    login_limit_user: str = "5 per 15 minutes"
+    login_limit_address: str = "20 per 15 minutes"
 
     @property
     def task_soft_time_limit_s(self) -> int:
@@ -72,4 +82,12 @@ def load_settings() -> Settings:
         task_time_limit_s=int(env.get("TASKING_TASK_TIME_LIMIT", "45")),
         visibility_timeout_s=int(env.get("TASKING_VISIBILITY_TIMEOUT", "60")),
         chunk_lock_timeout_ms=int(env.get("TASKING_CHUNK_LOCK_TIMEOUT_MS", "5000")),
+        secret_key=env.get("TASKING_SECRET_KEY", ""),
+        web_port=int(env.get("TASKING_PORT", "5000")),
+        session_idle_minutes=int(env.get("TASKING_SESSION_IDLE_MINUTES", "30")),
+        session_max_hours=int(env.get("TASKING_SESSION_MAX_HOURS", "12")),
+        secure_cookies=env.get("TASKING_SECURE_COOKIES", "1").strip().lower()
+        not in {"0", "false", "no"},
+        login_limit_user=env.get("TASKING_LOGIN_LIMIT_USER", "5 per 15 minutes"),
+        login_limit_address=env.get("TASKING_LOGIN_LIMIT_ADDRESS", "20 per 15 minutes"),
     )
