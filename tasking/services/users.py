@@ -22,6 +22,7 @@ _WEAK = frozenset(
     }
 )  # fmt: skip
 _hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a real password: only timing equal work")
 
 
 def password_problem(password: str, *, username: str = "") -> str | None:
@@ -51,6 +52,14 @@ def verify_password(user: User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def dummy_verify(password: str) -> None:
+    """Spend what checking a password costs, for a sign-in whose username does not exist."""
+    try:
+        _hasher.verify(_DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        pass
 
 
 def create_user(
