@@ -18,6 +18,7 @@ from tasking.models.enums import (
     UnitKind,
 )
 from tasking.models.org import ASSET_TYPES, Asset, Theme, Unit, User
+from tasking.models.outbox import TaskOutbox
 from tasking.models.scores import (
     BOARD_ORDER,
     NO_DEADLINE,
@@ -56,6 +57,7 @@ __all__ = [
     "ScoringRun",
     "State",
     "Strand",
+    "TaskOutbox",
     "Theme",
     "Unit",
     "UnitKind",

@@ -160,6 +160,10 @@ class ScoringRun(SQLModel, table=True):
     cases_changed: int = 0
     band_changes: int = 0
     summary: str = Field(default="{}", sa_type=Text)  # JSON
+    # Why a failed run failed (e.g. a chunk's retries exhausted, or stalled past its sweeps).
+    error: str = Field(default="", max_length=500)
+    # When the sweep last re-sent this run's unfinished chunks (services/runs.sweep_runs).
+    swept_at: datetime | None = None
 
 
 class RunChunk(SQLModel, table=True):
