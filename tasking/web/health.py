@@ -1,0 +1,48 @@
+"""`GET /healthz`: is the database answering, is the broker answering. No record data."""
+
+from __future__ import annotations
+
+import redis
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from tasking.web.db import app_engine
+
+bp = Blueprint("health", __name__)
+PROBE_TIMEOUT_S = 2
+
+
+def database_ok() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with app_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError:
+        return False
+
+
+def broker_ok() -> bool:
+    """True when the Redis broker answers PING within a couple of seconds."""
+    url: str = current_app.config["TASKING_BROKER_URL"]
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
+        )
+        with client:
+            return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@bp.route("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 with every part "ok", or 503 naming the part that is down."""
+    parts = {
+        "database": "ok" if database_ok() else "down",
+        "broker": "ok" if broker_ok() else "down",
+    }
+    healthy = all(value == "ok" for value in parts.values())
+    return jsonify({"status": "ok" if healthy else "down", **parts}), 200 if healthy else 503
