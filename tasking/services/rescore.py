@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
 import scoring
-from tasking.db import fetch_rows, sql_true, writer
-from tasking.models import ASSET_TYPES, utcnow
+from tasking.db import driver_datetime, fetch_rows, sql_true, writer
+from tasking.models import ASSET_TYPES, as_utc, utcnow
 from tasking.services import bulk
 from tasking.services.bulkwrite import copy_out, write_scores
 from tasking.services.errors import Invalid
@@ -42,9 +42,10 @@ SELECT CAST(s.case_id AS BIGINT), s.inputs, s.intel_epoch, s.priority, s.band, s
        CAST(s.model_version_id AS BIGINT), CAST(s.score_version AS BIGINT), s.freshness
 FROM case_score s WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}{unsettled}
 """
+# Every open case of the range, and of those how many were scored after this rescore's moment.
 _COUNT_SQL = (
-    "SELECT COUNT(*) FROM case_score s"
-    " WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}"
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.scored_at > {moment} THEN 1 ELSE 0 END), 0)"
+    " FROM case_score s WHERE s.on_board = {true} AND s.case_id BETWEEN {lo} AND {hi}{where}"
 )
 # The same columns as PostgreSQL sends them in a binary COPY.
 _LOAD_WIRE = [">i8", ">i8", ">f8", ">f8", ">i2", ">i2", ">i8", ">i8", ">f8"]
@@ -69,6 +70,7 @@ class RescoreStats:
 
     cases: int = 0
     settled: int = 0  # of those, left unread: they could not change (unsettled_sql)
+    newer: int = 0  # of those, left unread: scored at a later moment than this rescore's
     changed: int = 0
     band_changes: int = 0
     load_s: float = 0.0
@@ -79,7 +81,7 @@ class RescoreStats:
 
     def add(self, other: RescoreStats) -> None:
         """Fold a chunk's figures into a run's."""
-        for name in ("cases", "settled", "changed", "band_changes"):
+        for name in ("cases", "settled", "newer", "changed", "band_changes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("load_s", "score_s", "write_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -146,6 +148,24 @@ def unsettled_sql(model: scoring.Model, version_id: int, now: datetime) -> str:
     )
 
 
+def moment_sql(conn: Connection, moment: datetime) -> str:
+    """A trusted SQL literal of a moment, comparable with the stored `scored_at`."""
+    utc = as_utc(moment)
+    if conn.dialect.name == "sqlite":
+        return f"'{driver_datetime(conn, utc)}'"  # how SQLAlchemy stores it: text in UTC
+    return f"TIMESTAMPTZ '{utc.isoformat()}'"
+
+
+def not_newer_sql(conn: Connection, now: datetime) -> str:
+    """A condition on `s` leaving out scores computed at a later moment than `now`.
+
+    A late chunk of an older run (redelivered after a worker died, say) must not
+    write its older ages over a newer run's or an edit's scores; a chunk scores
+    under the current model, so a later moment is also never an older model.
+    """
+    return f" AND s.scored_at <= {moment_sql(conn, now)}"
+
+
 def _load(conn: Connection, lo: int, hi: int, where: str, unsettled: str) -> np.ndarray:
     sql = _LOAD_SQL.format(
         where=where, unsettled=unsettled, true=sql_true(conn), lo=int(lo), hi=int(hi)
@@ -192,11 +212,15 @@ def rescore_in(
         session.flush()
     assert version.id is not None
     started = time.perf_counter()
-    data = _load(conn, lo, hi, where, unsettled_sql(model, version.id, now))
+    skip = unsettled_sql(model, version.id, now) + not_newer_sql(conn, now)
+    data = _load(conn, lo, hi, where, skip)
     # Every open case in the range counts as rescored: the settled ones were checked in SQL.
-    count = _COUNT_SQL.format(where=where, true=sql_true(conn), lo=int(lo), hi=int(hi))
-    stats.cases = int(conn.exec_driver_sql(count).scalar_one())
-    stats.settled = stats.cases - len(data)
+    count = _COUNT_SQL.format(
+        where=where, true=sql_true(conn), lo=int(lo), hi=int(hi), moment=moment_sql(conn, now)
+    )
+    total, newer = conn.exec_driver_sql(count).one()
+    stats.cases, stats.newer = int(total), int(newer)
+    stats.settled = stats.cases - stats.newer - len(data)
     stats.load_s = time.perf_counter() - started
     if not len(data):
         return stats
