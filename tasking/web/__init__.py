@@ -3,7 +3,8 @@
 Views are thin: they read the form or query, call one service in
 `tasking/services/`, and render. Rules, transactions and access checks live
 in the services; this package adds sign-in, CSRF, deny-by-default routing,
-security headers and the mapping of errors to pages.
+security headers and the mapping of errors to pages. How to write a page:
+docs/web.md.
 """
 
 from __future__ import annotations
