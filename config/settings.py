@@ -34,6 +34,15 @@ class Settings:
     visibility_timeout_s: int = 60
     # PostgreSQL: how long a rescore chunk waits for a row lock before it fails and is retried.
     chunk_lock_timeout_ms: int = 5_000
+    # Seconds before a failed task's first retry (doubling each time: 1, 2, 4, 8, 16).
+    retry_backoff_s: float = 1.0
+    # A running run with no chunk done for this long has its unfinished chunks sent again
+    # (the sweep, on the beat); with none done for run_give_up_s it fails with its reason.
+    run_stall_s: int = 300
+    run_give_up_s: int = 3_600
+    # Connect and read timeouts (seconds) for Redis, Celery's broker and PostgreSQL.
+    broker_timeout_s: float = 5.0
+    db_connect_timeout_s: int = 5
     # Web: the signing key (TASKING_SECRET_KEY, else a random key kept in the instance
     # folder), the port `make run` serves on, idle sign-out, and cookie flags.
     secret_key: str = ""
@@ -82,6 +91,11 @@ def load_settings() -> Settings:
         task_time_limit_s=int(env.get("TASKING_TASK_TIME_LIMIT", "45")),
         visibility_timeout_s=int(env.get("TASKING_VISIBILITY_TIMEOUT", "60")),
         chunk_lock_timeout_ms=int(env.get("TASKING_CHUNK_LOCK_TIMEOUT_MS", "5000")),
+        retry_backoff_s=float(env.get("TASKING_RETRY_BACKOFF_S", "1")),
+        run_stall_s=int(env.get("TASKING_RUN_STALL_S", "300")),
+        run_give_up_s=int(env.get("TASKING_RUN_GIVE_UP_S", "3600")),
+        broker_timeout_s=float(env.get("TASKING_BROKER_TIMEOUT_S", "5")),
+        db_connect_timeout_s=int(env.get("TASKING_DB_CONNECT_TIMEOUT_S", "5")),
         secret_key=env.get("TASKING_SECRET_KEY", ""),
         web_port=int(env.get("TASKING_PORT", "5000")),
         session_idle_minutes=int(env.get("TASKING_SESSION_IDLE_MINUTES", "30")),

@@ -28,9 +28,18 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, pool_timeout: float = 3.0, busy_ms: int = 15_000
+    url: str,
+    *,
+    pool_size: int = 5,
+    pool_timeout: float = 3.0,
+    busy_ms: int = 15_000,
+    connect_timeout_s: int = 5,
 ) -> Engine:
-    """An engine for `url` with the project's SQLite pragmas or PostgreSQL pool settings."""
+    """An engine for `url` with the project's SQLite pragmas or PostgreSQL pool settings.
+
+    A PostgreSQL server that accepts but never answers fails the connection after
+    `connect_timeout_s` (libpq's connect_timeout), instead of hanging the caller.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -46,6 +55,11 @@ def make_engine(
         max_overflow=0,
         pool_timeout=pool_timeout,  # fail fast when the pool is exhausted
         pool_pre_ping=True,
+        connect_args=(
+            {"connect_timeout": max(1, int(connect_timeout_s))}
+            if parsed.get_backend_name() == "postgresql"
+            else {}
+        ),
     )
 
 
@@ -108,6 +122,7 @@ def engine_from_settings(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,
         busy_ms=settings.sqlite_busy_timeout_ms,
+        connect_timeout_s=settings.db_connect_timeout_s,
     )
 
 

@@ -7,6 +7,7 @@ errors with backoff, record exhausted retries, and drop what cannot succeed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from config.settings import Settings, load_settings
+from tasking import dispatch
 from tasking.db import engine_from_settings
 from tasking.models import RunKind
 from tasking.services import runs, whatif
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 # The bulk paths use the raw driver cursor, whose errors SQLAlchemy does not wrap.
 TRANSIENT = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
 MAX_RETRIES = 5
+# A nightly trigger finding the lock held waits for it to expire, this many times more.
+LOCK_RETRIES = 3
 LONDON = ZoneInfo("Europe/London")
 RUN_KINDS = {RunKind.RESCORE.value, RunKind.MODEL.value}
 
@@ -59,9 +63,10 @@ def positive_id(value: Any, name: str) -> int:
     return value
 
 
-def backoff(retries: int) -> int:
-    """Seconds before the next try: 1, 2, 4, 8, 16."""
-    return int(2**retries)
+def backoff(retries: int) -> float:
+    """Seconds before the next try: 1, 2, 4, 8, 16 (times TASKING_RETRY_BACKOFF_S)."""
+    seconds = settings().retry_backoff_s * 2**retries
+    return int(seconds) if seconds == int(seconds) else seconds
 
 
 def fan_out(run_id: int) -> int:
@@ -130,19 +135,23 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
         return
     except (*TRANSIENT, SoftTimeLimitExceeded) as exc:
         final = self.request.retries >= self.max_retries
-        _record_failure(chunk_id, str(exc), final=final)
+        noted = _record_failure(chunk_id, str(exc), final=final)
         if final:
             log.error("rescore_chunk %s: retries exhausted: %s", chunk_id, exc)
+            if not noted:  # the run stays running with no message: the sweep finds it
+                log.error("rescore_chunk %s: failure not recorded; left for the sweep", chunk_id)
             return
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 
-def _record_failure(chunk_id: int, error: str, *, final: bool) -> None:
-    """Note a failed attempt; best effort, as the database may be what is failing."""
+def _record_failure(chunk_id: int, error: str, *, final: bool) -> bool:
+    """Note a failed attempt, waiting briefly (the database may be what fails); True if noted."""
     try:
         runs.record_chunk_failure(engine=engine(), chunk_id=chunk_id, error=error, final=final)
     except TRANSIENT as exc:  # e.g. still locked: the retry must not be lost for want of a note
         log.warning("rescore_chunk %s: could not record the failure: %s", chunk_id, exc)
+        return False
+    return True
 
 
 def _run_date(value: Any) -> date:
@@ -163,25 +172,69 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
         log.error("nightly_run: dropped: %s", exc)
         return
     # The lock stops two beats racing; the unique (kind, date) row makes it once per date.
-    with redis.Redis.from_url(self.app.conf.broker_url) as client:
-        lock = client.lock(f"tasking:nightly:{day.isoformat()}", timeout=300, blocking=False)
+    # It lasts no longer than the task may (the hard time limit): a trigger that finds it
+    # held tries again once it has expired, as its holder may have died holding it (a
+    # redelivered trigger must not be dropped for a dead worker's lock).
+    key = f"tasking:nightly:{day.isoformat()}"
+    with redis_client(self.app.conf.broker_url) as client:
+        lock = client.lock(key, timeout=settings().task_time_limit_s, blocking=False)
         if not lock.acquire():
-            log.info("nightly run %s: another trigger holds the lock; skipped", day)
-            return
+            wait = max(1.0, client.pttl(key) / 1000 + 0.5)
+            log.info("nightly run %s: another trigger holds the lock; trying again in %.0f s",
+                     day, wait)  # fmt: skip
+            raise self.retry(countdown=wait, max_retries=self.max_retries + LOCK_RETRIES)
         try:
             run = runs.start_run(
                 engine=engine(), kind=RunKind.NIGHTLY.value, run_date=day,
                 reason=f"nightly {day}", chunk_size=settings().rescore_chunk_size,
-                bulk_min=settings().bulk_rescore_min,
+                bulk_min=settings().bulk_rescore_min, task_id=self.request.id,
             )  # fmt: skip
         except DBAPIError as exc:
             raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
         finally:
-            lock.release()
-    if run is None or run.id is None:
+            with contextlib.suppress(redis.RedisError):  # expired meanwhile: nothing to release
+                lock.release()
+    if run is None or run.id is None or run.status != "running":
         log.info("nightly run %s already exists; skipped", day)
         return
+    # A redelivered trigger gets the run it started (same task id) and sends its chunks again.
     log.info("nightly run %s (%s): %s chunks", run.id, day, fan_out(run.id))
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client that gives up within the broker timeouts instead of hanging."""
+    seconds = settings().broker_timeout_s
+    return redis.Redis.from_url(url, socket_connect_timeout=seconds, socket_timeout=seconds)
+
+
+@shared_task(name="scoring.sweep_runs", bind=True, max_retries=MAX_RETRIES)
+def sweep_runs(self: Any) -> None:
+    """Find runs that stopped moving: finish, re-send their chunks, or fail them with a reason."""
+    try:
+        found = runs.sweep_runs(
+            engine=engine(), stall_s=settings().run_stall_s, give_up_s=settings().run_give_up_s
+        )
+        for run_id in found.finish:
+            runs.finish_if_complete(engine=engine(), run_id=run_id)
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    for run_id, chunk_ids in found.resend.items():
+        for chunk_id in chunk_ids:
+            rescore_chunk.delay(chunk_id)
+        log.warning("run %s stalled: %s chunks sent again", run_id, len(chunk_ids))
+    for run_id in found.failed:
+        log.error("run %s failed: stalled past TASKING_RUN_GIVE_UP_S", run_id)
+
+
+@shared_task(name="tasking.send_outbox", bind=True, max_retries=MAX_RETRIES)
+def send_outbox(self: Any) -> None:
+    """Send the outbox rows still unsent (their commit happened while the broker was away)."""
+    try:
+        sent, left = dispatch.send_outbox(engine())
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    if sent or left:
+        log.info("outbox: %s sent, %s still unsent", sent, left)
 
 
 @shared_task(name="scoring.whatif_preview", bind=True, max_retries=MAX_RETRIES)

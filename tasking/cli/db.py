@@ -15,7 +15,7 @@ from tasking.db import engine_from_settings, session_scope
 from tasking.migrate import upgrade
 from tasking.models import Role
 from tasking.services import bulk
-from tasking.services.dispatch import send
+from tasking.dispatch import send
 from tasking.services.errors import DomainError
 from tasking.services.rescore import filter_sql, rescore_all
 from tasking.services.scores import current_model

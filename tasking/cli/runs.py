@@ -13,7 +13,7 @@ from config.settings import load_settings
 from tasking.cli.db import configured_engine, fail
 from tasking.db import session_scope
 from tasking.models import ModelVersion, Role, ScoringRun, User
-from tasking.services.dispatch import enqueue_after_commit, send
+from tasking.dispatch import enqueue_after_commit, send
 from tasking.services.errors import DomainError
 from tasking.services.rescore import rescore_all
 from tasking.services.scores import publish_model_version, store_model_text

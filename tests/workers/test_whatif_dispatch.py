@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 import scoring
 from tasking.db import session_scope
 from tasking.models import CaseScore, Unit, UnitKind
-from tasking.services import dispatch
+from tasking import dispatch
 from tasking.services.cases import submit_asset_request
 from tasking.services.scores import store_model_text
 from tasking.services.whatif import run_whatif
