@@ -335,3 +335,21 @@ def update_facts(
     )
     session.flush()
     return case
+
+
+def get_case_by_reference(
+    *, session: Session, actor: User, reference: str, log_view: bool = True
+) -> Case:
+    """`get_case` by reference (e.g. OP-001): the same scoping and consultation log; 404 otherwise.
+
+    A case that exists but is out of the actor's scope gets the same answer as
+    one that does not exist, message included.
+    """
+    require(actor, "case.view")
+    case_id = session.exec(select(Case.id).where(Case.reference == reference[:32])).first()
+    try:
+        if case_id is None:
+            raise NotFound(f"case {reference} not found")
+        return get_case(session=session, actor=actor, case_id=case_id, log_view=log_view)
+    except NotFound:
+        raise NotFound(f"case {reference[:32]} not found") from None
