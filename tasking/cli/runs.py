@@ -7,17 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlmodel import col, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
+import scoring
 from config.settings import load_settings
 from tasking.cli.db import configured_engine, fail
+from tasking.cli.errors import broker_label
 from tasking.db import session_scope
-from tasking.models import ModelVersion, Role, ScoringRun, User
 from tasking.dispatch import enqueue_after_commit, send
+from tasking.models import CaseScore, ModelVersion, Role, ScoringRun, User, pk
+from tasking.services import outbox
 from tasking.services.errors import DomainError
 from tasking.services.rescore import rescore_all
 from tasking.services.scores import publish_model_version, store_model_text
 from tasking.services.whatif import run_whatif
+
+# model_version.version is an INTEGER column (32 bits on PostgreSQL).
+MAX_MODEL_VERSION = 2**31 - 1
 
 
 @click.group()
@@ -41,12 +48,32 @@ def list_models() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def store(path: Path) -> None:
     """Validate a model file and keep it as a version (not yet current)."""
+    content = read_model_file(path)
     try:
         with session_scope(configured_engine()) as session:
-            row = store_model_text(session=session, content=path.read_text("utf-8"))
+            row = store_model_text(session=session, content=content)
             click.echo(f"stored model {row.label} as version id {row.id} (not current)")
     except DomainError as exc:
         fail(exc)
+
+
+def read_model_file(path: Path) -> str:
+    """A model file's text, checked to fit the database; one line (ClickException) if not."""
+    try:
+        content = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"model file {path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise click.ClickException(f"model file {path}: {exc.strerror}") from None
+    try:
+        version = scoring.load_model_text(content, source=str(path)).version
+    except scoring.ModelError as exc:
+        raise click.ClickException(f"bad model file {path}: {exc}") from None
+    if not 1 <= version <= MAX_MODEL_VERSION:
+        raise click.ClickException(
+            f"model file {path}: version {version} is out of range (1 to {MAX_MODEL_VERSION})"
+        )
+    return content
 
 
 @model.command("whatif")
@@ -80,8 +107,10 @@ def publish(version_id: int, admin_name: str, inline: bool) -> None:
                 raise click.ClickException(f"{admin_name!r} is not an administrator")
             row = publish_model_version(session=session, version_id=version_id, actor=admin)
             label = row.label
+            # In the same transaction: the model and its rescore commit (or not) together.
+            task = None
             if not inline:
-                enqueue_after_commit(
+                task = enqueue_after_commit(
                     session, "scoring.rescore_queue", "all", "model published", "model"
                 )
     except DomainError as exc:
@@ -90,6 +119,12 @@ def publish(version_id: int, admin_name: str, inline: bool) -> None:
     if inline:
         stats = rescore_all(engine=engine, reason="model", bulk_min=settings.bulk_rescore_min)
         click.echo(f"rescored {stats.cases:,} open cases: {stats.changed:,} changed")
+    elif task is not None and outbox.unsent(engine=engine, ids=[pk(task)]):
+        click.echo(
+            f"warning: the broker did not take the rescore ({broker_label()}); it is kept"
+            " and the beat sends it when the broker answers; see `tasking runs`",
+            err=True,
+        )
     else:
         click.echo("rescore queued for the workers; see `tasking runs`")
 
@@ -110,14 +145,40 @@ def runs(limit: int, run_id: int | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps([_run_json(run) for run in rows], indent=2, default=str))
             return
+        for line in waiting_work(session):
+            click.echo(line)
         for run in rows:
             for line in describe_run(run, every=run_id is not None):
                 click.echo(line)
 
 
+def waiting_work(session: Session) -> list[str]:
+    """Warnings first: tasks the broker has not taken yet, and scores under an older model."""
+    lines = []
+    for row in outbox.pending(session=session):
+        why = f" ({row.last_error})" if row.last_error else ""
+        lines.append(
+            f"! not yet sent: {row.task_name} {row.args}, kept since"
+            f" {row.created_at:%Y-%m-%d %H:%M}, tried {row.attempts} times{why}"
+        )
+    current = session.exec(select(ModelVersion).where(col(ModelVersion.is_current))).first()
+    if current is not None:
+        older = session.exec(
+            select(func.count())
+            .select_from(CaseScore)
+            .where(col(CaseScore.on_board), col(CaseScore.model_version_id) != current.id)
+        ).one()
+        if older:
+            lines.append(
+                f"! model {current.label} is current but {older:,} open cases are still"
+                " scored under an older model: its rescore has not run (or has not finished)"
+            )
+    return lines
+
+
 def _run_json(run: ScoringRun) -> dict[str, Any]:
     fields = (
-        "id", "kind", "run_date", "status", "reason", "started_at", "finished_at",
+        "id", "kind", "run_date", "status", "reason", "error", "started_at", "finished_at",
         "chunks_total", "chunks_done", "cases_total", "cases_changed", "band_changes",
     )  # fmt: skip
     return {**{name: getattr(run, name) for name in fields}, "summary": json.loads(run.summary)}
@@ -134,8 +195,9 @@ def describe_run(run: ScoringRun, *, every: bool = False) -> list[str]:
     day = f" {run.run_date}" if run.run_date else ""
     took = f" in {summary['seconds']:.1f} s" if "seconds" in summary else ""
     settled = summary.get("cases_settled")
+    failed = f" ({run.error})" if run.error else ""
     lines = [
-        f"#{run.id} {run.kind}{day} {run.status}{took}: {run.cases_total:,} cases"
+        f"#{run.id} {run.kind}{day} {run.status}{failed}{took}: {run.cases_total:,} cases"
         + (f" ({settled:,} settled, left unread)" if settled else "")
         + f", {run.cases_changed:,} changed, {run.band_changes:,} band changes,"
         f" chunks {run.chunks_done}/{run.chunks_total}"
