@@ -110,9 +110,9 @@ def _blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     for name in ("board", "cases", "requests", "admin", "audit", "api"):
-        module = _optional_blueprint(name)
-        if module is not None:
-            app.register_blueprint(module.bp)
+        blueprint = getattr(_optional_blueprint(name), "bp", None)
+        if blueprint is not None:
+            app.register_blueprint(blueprint)
 
 
 def _optional_blueprint(name: str) -> Any:

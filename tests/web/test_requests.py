@@ -1,0 +1,191 @@
+"""The BCU pathway on the web: the request form, its preview, the BCU's own list and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from sqlmodel import select
+
+import scoring
+from tasking.db import session_scope
+from tasking.models import AuditEvent, Case, CaseScore
+from tasking.services.cases import submit_asset_request
+from tests.tasking.conftest import Org
+from tests.web.conftest import csrf_token
+
+SignedIn = Callable[[str], FlaskClient]
+ASSESSMENT = {
+    "P": "0", "Ps": "2", "F": "2", "C": "2", "S": "2", "V": "0", "L": "4", "Cf": "H",
+    "Ca": "1", "Cb": "2", "O": "2", "T": "0",
+}  # fmt: skip
+
+
+def form(org: Org, **overrides: Any) -> dict[str, Any]:
+    """A complete, valid request form as a browser would post it."""
+    data: dict[str, Any] = {
+        "title": "Surveillance on prolific burglar",
+        "theme_id": str(org.theme.id),
+        "strands": ["Pursue"],
+        "asset_type": "surveillance",
+        "requested_hours": "40",
+        "opportunity_deadline": "",
+        "justification": "Local options are exhausted for this offender.",
+        "summary": "",
+        "rationale": "",
+        **ASSESSMENT,
+    }
+    data.update(overrides)
+    return data
+
+
+def post(browser: FlaskClient, data: dict[str, Any], action: str = "submit") -> Any:
+    token = csrf_token(browser, "/requests/new")
+    return browser.post("/requests", data={**data, "action": action, "csrf_token": token})
+
+
+def submit_for(engine: Engine, org: Org, who: str, title: str) -> str:
+    """A request submitted through the service by a BCU user; returns its reference."""
+    with session_scope(engine) as session:
+        case = submit_asset_request(
+            session=session,
+            actor=org.users[who],
+            data={
+                "title": title,
+                "theme_id": org.theme.id,
+                "asset_type": "drones",
+                "requested_hours": 8,
+                "justification": "Needed for a fictional test case.",
+                "assessment": {k: (v if k == "Cf" else int(v)) for k, v in ASSESSMENT.items()},
+            },
+        )
+        return case.reference
+
+
+def test_the_form_explains_every_input(signed_in: SignedIn) -> None:
+    page = signed_in("bcu_requester").get("/requests/new").get_data(as_text=True)
+    for text in ("Physical harm", "Geographic scope", "4 - regional or cross-border",
+                 "2 - high: children, exploitation", "Confidence in the intelligence",
+                 "Opportunity", "Threat to life", 'name="csrf_token"'):  # fmt: skip
+        assert text in page
+
+
+@pytest.mark.parametrize("who", ["coordinator", "analyst", "chair", "admin", "auditor"])
+def test_only_bcu_requesters_use_the_pathway(signed_in: SignedIn, who: str) -> None:
+    browser = signed_in(who)
+    assert browser.get("/requests/new").status_code == 403
+    assert browser.get("/requests").status_code == 403
+
+
+def test_submit_puts_the_request_on_the_board(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    browser = signed_in("bcu_requester")
+    response = post(browser, form(web_org))
+    assert response.status_code == 303
+    reference = response.headers["Location"].rsplit("/", 1)[1]
+    with session_scope(web_engine, write=False) as session:
+        case = session.exec(select(Case).where(Case.reference == reference)).one()
+        score = session.get(CaseScore, case.id)
+        events = session.exec(select(AuditEvent.action).where(AuditEvent.entity_id == case.id))
+        actions = list(events)
+    assert case.bcu_id == web_org.bcu_a.id
+    assert score is not None
+    assert score.on_board
+    expected = scoring.score_vectors([score.vector])[0]
+    assert score.priority == expected["priority"]
+    assert "request.submit" in actions
+    page = browser.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Surveillance on prolific burglar" in page
+    assert f"{expected['priority']:.1f}" in page
+
+
+def test_errors_name_each_field_and_keep_the_input(signed_in: SignedIn, web_org: Org) -> None:
+    browser = signed_in("bcu_requester")
+    bad = form(web_org, title="A", requested_hours="lots", P="", justification="short")
+    response = post(browser, bad)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "There is a problem" in page
+    assert "Choose the physical harm" in page
+    assert "Enter the hours wanted as a whole number" in page
+    assert 'value="lots"' in page
+    assert 'value="A"' in page
+    assert ">short</textarea>" in page
+
+
+def test_no_partial_write_on_error(signed_in: SignedIn, web_org: Org, web_engine: Engine) -> None:
+    post(signed_in("bcu_requester"), form(web_org, theme_id="999999"))
+    with session_scope(web_engine, write=False) as session:
+        assert session.exec(select(Case)).all() == []
+
+
+def test_preview_without_javascript_rerenders_the_form(signed_in: SignedIn, web_org: Org) -> None:
+    response = post(signed_in("bcu_requester"), form(web_org), action="preview")
+    page = response.get_data(as_text=True)
+    expected = scoring.score_vectors(
+        ["MoRiLE:1/P:0/Ps:2/F:2/C:2/S:2/V:0/L:4/Cf:H/Ca:1/Cb:2/O:2/T:0"]
+    )[0]
+    assert response.status_code == 200
+    assert f"{expected['priority']:.1f}" in page
+    assert expected["band"] in page
+    assert "What would move the band" in page
+    assert 'value="Surveillance on prolific burglar"' in page
+
+
+def test_live_preview_answers_the_panel_alone(signed_in: SignedIn, web_org: Org) -> None:
+    browser = signed_in("bcu_requester")
+    token = csrf_token(browser, "/requests/new")
+    response = browser.post("/requests/preview", data=form(web_org), headers={"X-CSRFToken": token})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Score preview" in page
+    assert "<html" not in page
+    refused = browser.post("/requests/preview", data=form(web_org))
+    assert refused.status_code == 400  # CSRF
+
+
+def test_a2_the_list_shows_only_the_bcus_own_requests(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    mine = submit_for(web_engine, web_org, "bcu_a", "Drone over the allotments")
+    theirs = submit_for(web_engine, web_org, "bcu_b", "Drone over the marina")
+    browser = signed_in("bcu_requester")
+    page = browser.get("/requests").get_data(as_text=True)
+    assert mine in page
+    assert "allotments" in page
+    assert theirs not in page
+    assert "marina" not in page
+    assert browser.get(f"/requests/{theirs}").status_code == 404
+    assert signed_in("bcu_b").get(f"/requests/{mine}").status_code == 404
+
+
+def test_csv_export_has_the_marking_first_and_defuses_formulas(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    submit_for(web_engine, web_org, "bcu_a", "=cmd|' /C calc'!A0")
+    submit_for(web_engine, web_org, "bcu_b", "Another BCU's request")
+    response = signed_in("bcu_requester").get("/requests/export.csv")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert response.headers["X-Handling-Marking"] == "OFFICIAL-SENSITIVE"
+    assert rows[0] == ["OFFICIAL-SENSITIVE"]
+    assert rows[1][0] == "reference"
+    assert len(rows) == 3
+    assert rows[2][1].startswith("'=")
+    with session_scope(web_engine, write=False) as session:
+        actions = list(session.exec(select(AuditEvent.action)))
+    assert "requests.export" in actions
+
+
+def test_stored_markup_is_escaped(signed_in: SignedIn, web_org: Org, web_engine: Engine) -> None:
+    reference = submit_for(web_engine, web_org, "bcu_a", "<script>alert(1)</script>")
+    browser = signed_in("bcu_requester")
+    for path in ("/requests", f"/requests/{reference}"):
+        page = browser.get(path).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;" in page
