@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from tasking.services.errors import DomainError
@@ -34,21 +36,17 @@ ERROR_CODES = {
 }  # fmt: skip
 
 
-def error_response(
-    status: int, message: str, *, fields: dict[str, str] | None = None
-) -> ResponseReturnValue:
+def error_response(status: int, message: str, *, fields: dict[str, str] | None = None) -> Response:
     """One error, as the JSON envelope under /api/ or as a page elsewhere."""
     if request.path.startswith("/api/"):
-        body = {
-            "error": ERROR_CODES.get(status, "error"),
-            "message": message,
-            "fields": fields or {},
-        }
-        return jsonify(body), status
+        code = ERROR_CODES.get(status, "error")
+        body = jsonify({"error": code, "message": message, "fields": fields or {}})
+        return make_response(body, status)
     title = TITLES.get(status, "Something went wrong")
-    return render_template(
+    page = render_template(
         "errors/error.html", status=status, title=title, message=message, fields=fields or {}
-    ), status
+    )
+    return make_response(page, status)
 
 
 def register_error_pages(app: Flask) -> None:
@@ -70,6 +68,18 @@ def register_error_pages(app: Flask) -> None:
     def session_store_down(_exc: SessionStoreDown) -> ResponseReturnValue:
         log.error("session store (Redis) unreachable: %s", _exc)
         return error_response(503, "Sign-in is unavailable for a moment. Try again shortly.")
+
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: Exception) -> ResponseReturnValue:
+        # Pool exhausted, database locked or unreachable: fail fast and say when to retry
+        # (RELIABILITY D4); nothing was saved, as the request's transaction rolls back.
+        log.warning("database busy or unreachable on %s %s: %s", request.method, request.path, exc)
+        response = error_response(
+            503, "The service is busy. Nothing was saved; try again in a few seconds."
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:

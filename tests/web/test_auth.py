@@ -216,3 +216,17 @@ def test_healthz_names_a_broker_that_is_down(app: Flask) -> None:
     assert response.status_code == 503
     assert response.get_json()["broker"] == "down"
     assert response.get_json()["database"] == "ok"
+
+
+def test_d4_a_busy_database_is_a_503_with_retry_after(app: Flask, signed_in: SignedIn) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def busy() -> str:
+        raise PoolTimeout("QueuePool limit of size 5 overflow 0 reached")
+
+    busy.tasking_roles = frozenset({"admin"})  # type: ignore[attr-defined]
+    app.add_url_rule("/busy", "busy", busy)
+    response = signed_in("admin").get("/busy")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "QueuePool" not in response.get_data(as_text=True)
