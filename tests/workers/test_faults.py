@@ -140,6 +140,11 @@ def test_c3_running_worker_resumes_after_redis_kill(db: LiveDb, crew: Crew, tmp_
             what="the worker to notice the broker is gone",
             details=crew.tails,
         )
+        # The worker's log says plainly that the operator's broker is gone.
+        wait_for(
+            lambda: worker.count(r"broker gone: REDIS_URL redis://127\.0\.0\.1:\d+/0 does not"),
+            timeout=WAIT, what="the worker to say the broker is gone", details=crew.tails,
+        )  # fmt: skip
         server.start()
         bands = db.bands()
         run_id, chunks = new_run(db, chunk=CHUNK)
@@ -306,6 +311,8 @@ def test_c5_postgres_lock_timeout_retried_then_exhausted_retries_recorded(
     assert (row.attempts, row.done_at) == (1, None)
     assert "lock timeout" in row.last_error
     assert db.run(failed_run).finished_at is not None
+    assert db.run(failed_run).error.startswith(f"chunk {last_chunk} (cases ")
+    assert "retries exhausted" in db.run(failed_run).error
     # A late duplicate of the message finds the run over and changes nothing.
     with client_for(broker.url) as client:
         (again,) = send_chunks(client, [last_chunk])
