@@ -1,0 +1,252 @@
+"""The case page: facts beside the assessment, the score explained, history, and the forms.
+
+`GET /cases/<reference>` shows one case; each form posts to its own route
+under it and comes back to the page (303, with a flash message) on success.
+On an error the page is drawn again with the user's input kept and each
+problem named: 422 for invalid input, 409 for a stale version or a move the
+state does not allow, 403 when the service refuses the actor. The services
+decide everything; the views only translate forms and errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlmodel import Session
+
+from tasking.models import Case, User
+from tasking.services.cases import get_case_by_reference, update_assessment
+from tasking.services.errors import Conflict, DomainError, Forbidden, Invalid
+from tasking.services.workflow import (
+    log_intelligence,
+    moderate_score,
+    record_decision,
+    transition,
+)
+from tasking.web.cases import forms
+from tasking.web.cases.labels import (
+    FACTORS,
+    GRADING_TEXT,
+    HANDLING,
+    INFO_GRADES,
+    LABELS,
+    OUTCOMES,
+    SOURCE_GRADES,
+    STRANDS,
+)
+from tasking.web.cases.page import build_page, decision_values
+from tasking.web.db import db
+from tasking.web.filters import mark_page
+from tasking.web.security import BOARD_ROLES, actor, roles
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+# The fields each form shows: a service's complaint about any other field is
+# shown as a message at the top of the form instead of beside an input.
+FORM_FIELDS = {
+    "assessment": {*forms.ASSESSMENT_KEYS, "rationale"},
+    "intel": set(forms.INTEL_KEYS),
+    "moderation": {"decision", "note"},
+    "transition": {"reason", "outcome"},
+    "decision": {
+        *forms.DECISION_TEXT,
+        *forms.DECISION_OPTIONAL,
+        "strands",
+        "grading_varied",
+    },
+}
+# Plainer words for the data models' commonest complaints.
+PLAIN = {
+    "Field required": "Enter or choose a value",
+    "Input should be a valid integer, unable to parse string as an integer": "Choose a value",
+    "Input should be a valid integer": "Choose a value",
+}
+
+
+@bp.get("/<reference>")
+@roles(BOARD_ROLES)
+def case_page(reference: str) -> ResponseReturnValue:
+    """One case: facts, assessment, breakdown, history, intelligence, moderation, decisions."""
+    session = db(write=True)  # the service logs this consultation
+    case = get_case_by_reference(session=session, actor=actor(), reference=reference)
+    return _render(session, case)
+
+
+@bp.post("/<reference>/assessment")
+@roles(BOARD_ROLES)
+def assessment(reference: str) -> ResponseReturnValue:
+    """Change the MoRiLE assessment (rescored at once; moderation starts again)."""
+    values, data = forms.assessment(request.form)
+
+    def act(session: Session, user: User, case: Case) -> str:
+        update_assessment(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            data=data,
+        )
+        return "Assessment saved and the case rescored."
+
+    return _handle(reference, "assessment", values, act)
+
+
+@bp.post("/<reference>/intelligence")
+@roles(BOARD_ROLES)
+def intelligence(reference: str) -> ResponseReturnValue:
+    """Log graded (3x5x2) intelligence: it sets confidence and resets the intelligence age."""
+    values, data = forms.intelligence(request.form)
+
+    def act(session: Session, user: User, case: Case) -> str:
+        log_intelligence(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            data=data,
+        )
+        return "Intelligence logged and the case rescored."
+
+    return _handle(reference, "intel", values, act)
+
+
+@bp.post("/<reference>/moderation")
+@roles(BOARD_ROLES)
+def moderation(reference: str) -> ResponseReturnValue:
+    """A second analyst agrees with or varies the score, with a reason."""
+    values = forms.moderation(request.form)
+
+    def act(session: Session, user: User, case: Case) -> str:
+        choice = values["decision"]
+        if choice not in ("agree", "vary"):
+            raise Invalid("decision: choose agree or vary", fields={"decision": "Choose one"})
+        moderate_score(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            agree=choice == "agree",
+            note=values["note"],
+        )
+        return "Moderation recorded." if choice == "agree" else "Score varied at moderation."
+
+    return _handle(reference, "moderation", values, act)
+
+
+@bp.post("/<reference>/transition")
+@roles(BOARD_ROLES)
+def change_state(reference: str) -> ResponseReturnValue:
+    """Move the case to another state, with the reason recorded."""
+    values = forms.transition(request.form)
+
+    def act(session: Session, user: User, case: Case) -> str:
+        moved = transition(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            to_state=values["to_state"],
+            reason=values["reason"],
+            outcome=values["outcome"] or None,
+        )
+        return f"{moved.reference} moved to {moved.state.replace('_', ' ')}."
+
+    return _handle(reference, "transition", values, act)
+
+
+@bp.post("/<reference>/decision")
+@roles(BOARD_ROLES)
+def decision(reference: str) -> ResponseReturnValue:
+    """Record the tasking meeting's decision against the score version it saw."""
+    values, data = forms.decision(request.form)
+
+    def act(session: Session, user: User, case: Case) -> str:
+        record = record_decision(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            data=data,
+        )
+        return f"Decision recorded: {record.outcome}."
+
+    return _handle(reference, "decision", values, act)
+
+
+def _id(case: Case) -> int:
+    assert case.id is not None
+    return case.id
+
+
+def _handle(
+    reference: str,
+    form: str,
+    values: dict[str, Any],
+    act: Callable[[Session, User, Case], str],
+) -> ResponseReturnValue:
+    """Run one service call; redirect on success, or draw the page again with the problem."""
+    session, user = db(), actor()
+    case = get_case_by_reference(session=session, actor=user, reference=reference, log_view=False)
+    try:
+        message = act(session, user, case)
+    except (Invalid, Conflict, Forbidden) as exc:
+        session.rollback()  # nothing of the refused change is shown, or kept
+        case = get_case_by_reference(
+            session=session, actor=actor(), reference=reference, log_view=False
+        )
+        return _render(session, case, form=form, values=values, problem=exc)
+    flash(message, "success")
+    anchor = {"intel": "intelligence", "transition": "state"}.get(form, form)
+    return redirect(url_for("cases.case_page", reference=case.reference, _anchor=anchor), 303)
+
+
+def _render(
+    session: Session,
+    case: Case,
+    *,
+    form: str = "",
+    values: dict[str, Any] | None = None,
+    problem: DomainError | None = None,
+) -> ResponseReturnValue:
+    user = actor()
+    page = build_page(session, actor=user, case=case)
+    mark_page(case.marking)
+    errors: dict[str, str] = {}
+    form_error = ""
+    if problem is not None:
+        shown = FORM_FIELDS.get(form, set())
+        errors = {k: PLAIN.get(v, v) for k, v in problem.fields.items() if k in shown}
+        if not errors or isinstance(problem, Conflict | Forbidden):
+            form_error = problem.message
+    values = dict(values or {})
+    if form == "decision" and page.score is not None:
+        values["score_version"] = page.score.score_version  # the score now on the page
+    status = problem.status if problem is not None else 200
+    return render_template(
+        "cases/case.html",
+        page=page,
+        form=form,
+        values=values,
+        errors=errors,
+        form_error=form_error,
+        stale=problem is not None and "version" in problem.fields,
+        decision_defaults=decision_values(page, user),
+        chair_options=[(p.id, p.display_name) for p in page.chairs],
+        owner_options=[(p.id, p.display_name) for p in page.owners],
+        asset_options=[
+            (x.id, f"{x.name} ({x.weekly_capacity_hours} h a week)") for x in page.assets
+        ],
+        now_field=forms.utc_now_field(),
+        FACTORS=FACTORS,
+        SOURCE_GRADES=SOURCE_GRADES,
+        INFO_GRADES=INFO_GRADES,
+        HANDLING=HANDLING,
+        GRADING_TEXT=GRADING_TEXT,
+        OUTCOMES=OUTCOMES,
+        STRAND_OPTIONS=STRANDS,
+        LABELS=LABELS,
+        user=user,
+    ), status

@@ -1,0 +1,113 @@
+"""Words for the MoRiLE factors and the 3x5x2 grading, as SCORING.md and DOMAIN.md define them."""
+
+from __future__ import annotations
+
+_HARM = [
+    ("0", "0 none"),
+    ("1", "1 low"),
+    ("2", "2 moderate"),
+    ("3", "3 serious"),
+    ("4", "4 critical or life-changing"),
+]
+_POSITION = [("0", "0 none"), ("1", "1 some"), ("2", "2 full")]
+
+# key, name, options (value, text): the order of SCORING.md section 1.
+FACTORS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    ("P", "Physical harm", _HARM),
+    ("Ps", "Psychological harm", _HARM),
+    ("F", "Financial harm", _HARM),
+    ("C", "Community and environmental harm", _HARM),
+    (
+        "S",
+        "Geographic scope",
+        [
+            ("1", "1 street or individual"),
+            ("2", "2 neighbourhood or one BCU"),
+            ("3", "3 several BCUs or force-wide"),
+            ("4", "4 regional or cross-border"),
+            ("5", "5 national or international"),
+        ],
+    ),
+    (
+        "V",
+        "Victim vulnerability",
+        [("0", "0 none identified"), ("1", "1 some"), ("2", "2 high")],
+    ),
+    (
+        "L",
+        "Likelihood",
+        [
+            ("1", "1 unlikely"),
+            ("2", "2 possible"),
+            ("3", "3 likely"),
+            ("4", "4 very likely"),
+            ("5", "5 almost certain, ongoing or escalating"),
+        ],
+    ),
+    ("Cf", "Confidence in the intelligence", [("H", "H high"), ("M", "M medium"), ("L", "L low")]),
+    ("Ca", "Capacity to act", _POSITION),
+    ("Cb", "Capability", _POSITION),
+    ("O", "Opportunity", _POSITION),
+    ("T", "Threat to life", [("0", "0 no"), ("1", "1 yes: threat to life")]),
+]
+FACTOR_NAMES = {key: name for key, name, _ in FACTORS}
+FACTOR_TEXT = {key: dict(options) for key, _, options in FACTORS}
+
+SOURCE_GRADES = [("1", "1 reliable"), ("2", "2 untested"), ("3", "3 not reliable")]
+INFO_GRADES = [
+    ("A", "A known directly to the source"),
+    ("B", "B known indirectly, corroborated"),
+    ("C", "C known indirectly"),
+    ("D", "D not known"),
+    ("E", "E suspected to be false"),
+]
+HANDLING = [("P", "P lawful sharing permitted"), ("C", "C sharing permitted with conditions")]
+GRADING_TEXT = {
+    "source": dict(SOURCE_GRADES),
+    "info": dict(INFO_GRADES),
+    "handling": dict(HANDLING),
+}
+OUTCOMES = [
+    ("adopted", "Adopt", "Task assets now"),
+    ("deferred", "Defer", "Waiting list, with a review date"),
+    ("declined", "Decline", "The reason goes to the requester"),
+    ("referred", "Refer", "To a regional unit, national agency or partner"),
+]
+STRANDS = [
+    ("Pursue", "Pursue"),
+    ("Prevent", "Prevent"),
+    ("Protect", "Protect"),
+    ("Prepare", "Prepare"),
+]
+# The form's labels, for the error summary ("Label: problem").
+LABELS = {
+    **FACTOR_NAMES,
+    "rationale": "Rationale",
+    "source_grade": "Source",
+    "info_grade": "Information",
+    "handling": "Handling",
+    "summary": "What the intelligence says",
+    "received_at": "Received",
+    "decision": "Moderation",
+    "note": "Reason",
+    "reason": "Reason",
+    "outcome": "Outcome",
+    "to_state": "New state",
+    "information": "Information",
+    "threat_risk": "Threat and risk",
+    "powers_policy": "Powers and policy",
+    "options": "Options considered",
+    "action": "Action",
+    "chair_id": "Chair",
+    "asset_id": "Asset",
+    "hours_granted": "Hours granted",
+    "conditions": "Conditions",
+    "owner_id": "Owner",
+    "strands": "4P strands",
+    "next_review": "Next review",
+    "dissent": "Dissent",
+    "grading_varied": "Grading varied",
+    "variation_rationale": "Why the grading is varied",
+    "score_version": "Score shown",
+    "version": "Case",
+}
