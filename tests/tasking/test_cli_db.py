@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlmodel import Session, select
 
 from scoring import score_vectors
@@ -19,7 +25,11 @@ from tasking.services.demo import CASES
 from tasking.services.scores import store_model_text
 from tasking.services.whatif import run_whatif
 from tests.scoring.support import model_text_with
+from tests.support import free_port
+from tests.support.redis import ThrowawayRedis
 from tests.support.runs import completed_run
+
+TASKING = str(Path(sys.executable).with_name("tasking"))
 
 
 @pytest.fixture
@@ -187,3 +197,128 @@ def test_describe_run_shows_rank_moves_and_every_review_when_asked() -> None:
     assert "   overdue reviews: 5 (cases 1, 2, 3, ...)" in brief
     assert "   retention due: 0" in brief
     assert "   overdue reviews: 5 (cases 1, 2, 3, 4, 5)" in describe_run(run, every=True)
+
+
+# --- issue 10, findings 6-8: one line within seconds, arguments checked before any work ---
+
+
+def one_line_error(result: Result) -> str:
+    """The single `Error:` line a refused command printed (no traceback)."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("notaurl", "Error: DATABASE_URL is not a database URL"),
+        ("mysql://u@localhost/x", "Error: DATABASE_URL needs a database driver that is not"),
+        ("postgresql+psycopg://u@127.0.0.1:{port}/x", "Error: the database cannot be used"
+         " (DATABASE_URL postgresql+psycopg://u@127.0.0.1:{port}/x): connection failed"),
+    ],
+)  # fmt: skip
+def test_a_bad_or_refused_database_url_is_one_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, url: str, reason: str
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("DATABASE_URL", url.format(port=port))
+    assert one_line_error(runner.invoke(main, ["runs"])).startswith(reason.format(port=port))
+
+
+def test_a_refused_broker_is_one_line(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert runner.invoke(main, ["init-db"]).exit_code == 0
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    monkeypatch.setenv("REDIS_URL", url)
+    line = one_line_error(runner.invoke(main, ["rescore", "--queue"]))
+    assert line.startswith(f"Error: the broker cannot be reached (REDIS_URL {url}): ")
+    checked = runner.invoke(main, ["check"])
+    assert checked.exit_code == 1
+    assert "database ok" in checked.output
+    assert f"broker FAILED: gone or unreachable (REDIS_URL {url})" in checked.output
+
+
+def test_check_says_both_answer(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, redis_server: ThrowawayRedis
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    checked = runner.invoke(main, ["check"])
+    assert checked.exit_code == 0, checked.output
+    assert f"broker ok: REDIS_URL {redis_server.url}" in checked.output
+
+
+def test_model_files_not_utf8_or_with_a_version_too_large_are_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(main, ["init-db"]).exit_code == 0
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(
+        model_text_with(("version = 1", "version = 2")).encode("utf-8") + b"# caf\xe9\n"
+    )
+    line = one_line_error(runner.invoke(main, ["model", "store", str(latin)]))
+    assert line == f"Error: model file {latin}: not UTF-8 text (invalid continuation byte)"
+    huge = tmp_path / "huge.toml"
+    huge.write_text(model_text_with(("version = 1", f"version = {2**31}")), encoding="utf-8")
+    line = one_line_error(runner.invoke(main, ["model", "store", str(huge)]))
+    assert line == f"Error: model file {huge}: version {2**31} is out of range (1 to {2**31 - 1})"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["rescore", "--chunk", "0"], "'--chunk'"),
+        (["rescore", "--queue", "--filter", "[1,2]"], "--filter"),
+        (["generate", "--cases", "99999999999999999999"], "'--cases'"),
+        (["generate", "--cases", str(10_000_001)], "'--cases'"),
+    ],
+)
+def test_arguments_are_refused_before_any_work(
+    runner: CliRunner, tmp_path: Path, args: list[str], option: str
+) -> None:
+    """No database at all: a command that did any work first would fail on that instead."""
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {option}" in result.output
+    assert not (tmp_path / "tasking.db").exists()
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[int]:
+    """A port that accepts connections and never answers; its number."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("setting", "args", "reason"),
+    [
+        ("REDIS_URL=redis://127.0.0.1:{port}/0", ["rescore", "--queue"],
+         "Error: the broker cannot be reached (REDIS_URL redis://127.0.0.1:{port}/0): "),
+        ("DATABASE_URL=postgresql+psycopg://u@127.0.0.1:{port}/x", ["runs"],
+         "Error: the database cannot be used (DATABASE_URL postgresql+psycopg://u@127.0.0.1:{port}/x)"),
+    ],
+)  # fmt: skip
+def test_a_server_that_never_answers_is_one_line_not_a_hang(
+    tmp_path: Path, setting: str, args: list[str], reason: str
+) -> None:
+    """Finding 6, as a user runs it: the command ends by its timeouts (1 s here)."""
+    with black_hole() as port:
+        name, value = setting.format(port=port).split("=", 1)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKING_", "PYTEST"))}
+        env.update({name: value, "TASKING_INSTANCE": str(tmp_path), "TASKING_BROKER_TIMEOUT_S": "1",
+                    "TASKING_DB_CONNECT_TIMEOUT_S": "1"})  # fmt: skip
+        if name != "DATABASE_URL":
+            assert (
+                subprocess.run([TASKING, "init-db"], env=env, capture_output=True).returncode == 0
+            )
+        done = subprocess.run(
+            [TASKING, *args], env=env, capture_output=True, text=True, timeout=120
+        )  # bounded: a hang fails the test instead of stalling the suite
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith(reason.format(port=port))
