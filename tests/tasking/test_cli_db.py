@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from tests.scoring.support import model_text_with
 from tests.support import free_port
 from tests.support.redis import ThrowawayRedis
 from tests.support.runs import completed_run
+from tests.workers.live import wait_for
 
 TASKING = str(Path(sys.executable).with_name("tasking"))
 
@@ -322,3 +324,41 @@ def test_a_server_that_never_answers_is_one_line_not_a_hang(
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert done.stderr.startswith(reason.format(port=port))
+
+
+def test_an_interrupted_generate_keeps_whole_batches_only(tmp_path: Path) -> None:
+    """Finding 8: Ctrl-C part-way leaves the batches committed, nothing of the one under way."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKING_", "PYTEST"))}
+    env.pop("DATABASE_URL", None)
+    env["TASKING_INSTANCE"] = str(tmp_path)
+    for step in (["init-db"], ["seed-demo"]):
+        ready = subprocess.run([TASKING, *step], env=env, capture_output=True, timeout=120)
+        assert ready.returncode == 0, ready.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'tasking.db'}")
+
+    def generated() -> int:
+        with engine.connect() as conn:
+            sql = "SELECT count(*) FROM case_record WHERE reference LIKE 'GEN-%'"
+            return int(conn.exec_driver_sql(sql).scalar_one())
+
+    batch = 2_000
+    proc = subprocess.Popen(
+        [TASKING, "generate", "--cases", "10000000", "--batch", str(batch)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: generated() > 0 or proc.poll() is not None, timeout=120,
+                 what="a first batch")  # fmt: skip
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    kept = generated()
+    engine.dispose()
+    assert proc.returncode == 130, err
+    assert kept > 0
+    assert kept % batch == 0
+    assert "interrupted: " in err
+    assert "in whole batches of 2,000; nothing of the interrupted batch was kept" in err
