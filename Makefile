@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo workers migration bench bench-scoring bench-board bench-rescore clean
+.PHONY: install test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,14 +28,22 @@ pytest: $(STAMP)
 # PostgreSQL, live workers and faults).
 test: lint typecheck pytest
 
+# The whole service here: migrates the embedded database, loads the fictional demo
+# unless present, starts the embedded Redis, then web, worker and beat (Procfile,
+# via honcho), and prints the address and the demo sign-ins. Ctrl-C stops it all.
+# TASKING_PORT (default 5000), TASKING_INSTANCE, DATABASE_URL, REDIS_URL apply.
+# PYTHONPATH: the code of this tree, even when VENV is shared with another checkout.
+run: $(STAMP)
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(BIN)/tasking run
+
 # The embedded database with the fictional demo loaded (sign-ins printed once).
 demo: $(STAMP)
 	$(BIN)/tasking init-db
 	$(BIN)/tasking seed-demo
 
-# One Celery worker and the beat, against the embedded Redis unless REDIS_URL is set.
-workers: demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+# One Celery worker and the beat without the web (embedded Redis unless REDIS_URL is set).
+workers: $(STAMP)
+	PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(BIN)/tasking run worker beat
 
 # A new migration from the models: make migration MSG="what changed"
 migration: $(STAMP)

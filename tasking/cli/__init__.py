@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from tasking.cli import db, demo, generate, runs, score
+from tasking.cli import db, demo, generate, runs, score, serve
 from tasking.cli.errors import one_line_errors
 
 
@@ -33,3 +33,4 @@ main.add_command(demo.seed_demo_command)
 main.add_command(runs.model)
 main.add_command(runs.runs)
 main.add_command(generate.generate)
+main.add_command(serve.run)

@@ -1,0 +1,380 @@
+"""`tasking run` (what `make run` starts): the whole service on this machine.
+
+It checks the settings first (one line naming the setting when one is wrong),
+brings the database up to date and loads the fictional demo into an empty
+embedded database, then starts the embedded Redis as its own child in the
+foreground (and starts it again if it dies) unless REDIS_URL is set, and the
+Procfile's processes through honcho (web, worker, beat) with REDIS_URL set to
+that Redis, so none of them starts another. Once the web answers /healthz it
+prints the address and the demo sign-ins. Ctrl-C or SIGTERM stops honcho's
+processes, then Redis, waits for each, and kills anything still carrying this
+run's mark, so no process is left behind. Everything written goes under the
+instance folder (TASKING_INSTANCE): database, Redis data, beat schedule,
+secret key and `logs/run.log`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import click
+import redis
+
+from config.settings import PROJECT_ROOT, Settings, load_settings
+from tasking.broker import BrokerUnavailable, broker_problem, redact, redis_server_binary
+from tasking.cli.db import configured_engine, init_db
+from tasking.cli.demo import seed_demo_command
+from tasking.cli.errors import explain
+
+PROCFILE = PROJECT_ROOT / "Procfile"
+# Every process started here carries this variable, so a last sweep can find strays.
+RUN_MARK = "TASKING_RUN_MARK"
+REDIS_START_S = 30.0  # a long append-only file takes a while to load
+REDIS_STOP_S = 15.0
+HONCHO_STOP_S = 20.0  # honcho itself sends SIGKILL 5 s after SIGTERM
+SUPERVISE_EVERY_S = 0.5
+
+
+class Console:
+    """The terminal and `logs/run.log`, one whole line at a time from any thread."""
+
+    def __init__(self, log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log: IO[str] = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close)
+        self.lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        """Write `text` (one or more lines) to the terminal and the log."""
+        with self.lock:
+            for line in text.splitlines() or [""]:
+                click.echo(line)
+                self.log.write(line + "\n")
+            self.log.flush()
+
+    def close(self) -> None:
+        """Close the log file."""
+        self.log.close()
+
+
+def port_problem(port: int) -> str | None:
+    """Why 127.0.0.1:`port` cannot be listened on, or None when it is free."""
+    if not 0 < port < 65536:
+        return "not a port number (1 to 65535)"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn and Redis do
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return f"in use: {exc.strerror or exc}"
+    return None
+
+
+def check_settings(settings: Settings, *, web: bool) -> None:
+    """Refuse to start, in one line naming the setting, when a setting cannot work."""
+    if web and (problem := port_problem(settings.web_port)):
+        raise click.ClickException(f"TASKING_PORT: port {settings.web_port} on 127.0.0.1 {problem}")
+    try:
+        engine = configured_engine(settings)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        finally:
+            engine.dispose()
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        raise click.ClickException(explain(exc) or f"DATABASE_URL: {exc}") from None
+    url = settings.redis_url
+    if url and (problem := broker_problem(url, settings.broker_timeout_s)):
+        raise click.ClickException(f"REDIS_URL: {redact(url)} does not answer ({problem})")
+
+
+class EmbeddedRedis:
+    """The embedded Redis as a foreground child: started, watched, started again, stopped."""
+
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self.port = settings.embedded_redis_port
+        self.data = settings.instance_path / "redis"
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.console = console
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def command(self) -> list[str]:
+        """The flags of tasking.broker.ensure_embedded_redis, in the foreground."""
+        return [
+            str(redis_server_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.data), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "", "--daemonize", "no", "--logfile", str(self.data / "redis.log"),
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+
+    def claim_port(self) -> None:
+        """Stop this instance's Redis left in the background; refuse a port used by others."""
+        if broker_problem(self.url, 1.0) is None:
+            try:
+                with redis.Redis.from_url(self.url, socket_timeout=5) as client:
+                    directory = Path(str(client.config_get("dir").get("dir", "")))
+                    if directory.resolve() != self.data.resolve():
+                        raise click.ClickException(
+                            f"TASKING_REDIS_PORT: port {self.port} is used by another Redis"
+                            f" (data in {directory}); set TASKING_REDIS_PORT or REDIS_URL"
+                        )
+                    self.console.say(
+                        "tasking run: this instance's Redis was running in the background:"
+                        " stopping it, to run it under this command"
+                    )
+                    with contextlib.suppress(redis.ConnectionError):
+                        client.shutdown()
+            except redis.RedisError as exc:
+                raise click.ClickException(
+                    f"TASKING_REDIS_PORT: port {self.port} is used by a Redis that is not"
+                    f" this instance's ({exc}); set TASKING_REDIS_PORT or REDIS_URL"
+                ) from None
+            deadline = time.monotonic() + REDIS_STOP_S
+            while port_problem(self.port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        if problem := port_problem(self.port):
+            raise click.ClickException(
+                f"TASKING_REDIS_PORT: port {self.port} on 127.0.0.1 {problem}"
+            )
+
+    def start(self, env: dict[str, str]) -> None:
+        """Start the server and wait until it answers PING (BrokerUnavailable if it does not)."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        with open(self.data / "redis.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                start_new_session=True,  # the terminal's Ctrl-C is ours to pass on, in order
+            )  # fmt: skip
+        deadline = time.monotonic() + REDIS_START_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if broker_problem(self.url, 0.5) is None:
+                return
+            time.sleep(0.05)
+        raise BrokerUnavailable(
+            f"the embedded Redis did not start on port {self.port}; see {self.data / 'redis.log'}"
+        )
+
+    def supervise(self, env: dict[str, str]) -> None:
+        """Start the server again whenever it dies, until stop() (run in a thread)."""
+        while not self.stopping.wait(SUPERVISE_EVERY_S):
+            with self.lock:
+                if self.stopping.is_set() or self.proc is None or self.proc.poll() is None:
+                    continue
+                code = self.proc.returncode
+                self.console.say(f"tasking run: the embedded Redis stopped ({code}): restarting it")
+                try:
+                    self.start(env)
+                except (BrokerUnavailable, OSError) as exc:
+                    self.console.say(f"tasking run: {exc}; trying again")
+                    continue
+                self.console.say(f"tasking run: the embedded Redis answers again on {self.port}")
+
+    def stop(self) -> None:
+        """SIGTERM (Redis writes its append-only file and exits), then wait; SIGKILL if stuck."""
+        self.stopping.set()
+        with self.lock:
+            proc = self.proc
+            if proc is None or proc.poll() is not None:
+                return
+            proc.terminate()
+            try:
+                proc.wait(REDIS_STOP_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def procfile_names() -> list[str]:
+    """The process names of the Procfile, in order."""
+    lines = PROCFILE.read_text("utf-8").splitlines()
+    return [line.split(":", 1)[0].strip() for line in lines if ":" in line and line[:1].isalnum()]
+
+
+def web_answers(port: int) -> bool:
+    """True when the web answers GET /healthz with 200 (database and broker ok)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def marked_processes(mark: str) -> list[int]:
+    """Processes (other than this one) whose environment carries this run's mark."""
+    needle = f"{RUN_MARK}={mark}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        if int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def banner(settings: Settings, what: str) -> str:
+    """The address and the demo sign-ins, printed once the web answers."""
+    logins = settings.instance_path / "demo-logins.txt"
+    rule = "-" * 72
+    lines = [rule, f"tasking is running ({what}). Open this address in a browser:", ""]
+    lines += [f"http://127.0.0.1:{settings.web_port}/", ""]
+    if logins.exists():
+        lines.append(f"Demo sign-ins (fictional people), also in {logins}:")
+        for row in logins.read_text("utf-8").splitlines():
+            user, _, password = row.partition(" ")
+            lines.append(f"  {user:<12} {password}")
+    else:
+        lines.append(f"Demo sign-ins: none kept here ({logins} does not exist).")
+    lines += [f"Logs: {settings.instance_path / 'logs' / 'run.log'}"]
+    lines += ["Press Ctrl-C to stop everything.", rule]
+    return "\n".join(lines)
+
+
+class Launcher:
+    """Starts Redis and honcho, waits for a stop, and stops everything it started."""
+
+    def __init__(self, settings: Settings, processes: list[str], console: Console) -> None:
+        self.settings = settings
+        self.processes = processes
+        self.console = console
+        self.mark = uuid.uuid4().hex
+        self.redis = None if settings.redis_url else EmbeddedRedis(settings, console)
+        self.stop = threading.Event()
+        self.signals: list[int] = []
+        self.honcho: subprocess.Popen[bytes] | None = None
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signals.append(signum)
+        self.stop.set()
+
+    def env(self) -> dict[str, str]:
+        """The environment of every child: this tree, this venv, this Redis, this mark."""
+        env = dict(os.environ)
+        paths = [str(Path(sys.executable).parent), env.get("PATH", "")]
+        pythonpath = [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]
+        env.update(
+            PATH=os.pathsep.join(p for p in paths if p),
+            PYTHONPATH=os.pathsep.join(p for p in pythonpath if p),
+            PYTHONUNBUFFERED="1",
+            TASKING_INSTANCE=str(self.settings.instance_path),
+            TASKING_PORT=str(self.settings.web_port),
+            TASKING_SECURE_COOKIES="0",  # plain http, bound to 127.0.0.1 (the Procfile's web)
+            REDIS_URL=self.settings.redis_url or (self.redis.url if self.redis else ""),
+            **{RUN_MARK: self.mark},
+        )
+        return env
+
+    def run(self) -> int:
+        """Run until Ctrl-C, SIGTERM or the end of a process; returns the exit status."""
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        env = self.env()
+        try:
+            if self.redis is not None:
+                self.redis.claim_port()
+                self.redis.start(env)
+                self.console.say(f"tasking run: embedded Redis on 127.0.0.1:{self.redis.port}")
+                threading.Thread(target=self.redis.supervise, args=(env,), daemon=True).start()
+            if self.stop.is_set():
+                return 0
+            self.honcho = subprocess.Popen(
+                [sys.executable, "-m", "honcho", "start", "--no-colour", "-f", str(PROCFILE),
+                 "-d", str(PROJECT_ROOT), *self.processes],
+                cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            reader = threading.Thread(target=self._copy_output, args=(self.honcho,), daemon=True)
+            reader.start()
+            self._wait()
+            return 0 if self.signals else (self.honcho.returncode or 1)
+        finally:
+            self._shutdown()
+
+    def _copy_output(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            self.console.say(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def _wait(self) -> None:
+        assert self.honcho is not None
+        announced = "web" not in self.processes
+        while self.honcho.poll() is None and not self.stop.is_set():
+            if not announced and web_answers(self.settings.web_port):
+                announced = True
+                self.console.say(banner(self.settings, ", ".join(self.processes)))
+            self.stop.wait(0.25 if not announced else 1.0)
+        if self.signals:
+            name = signal.Signals(self.signals[0]).name
+            self.console.say(f"tasking run: {name} received: stopping everything")
+        elif self.honcho.returncode is not None:
+            self.console.say("tasking run: a process stopped (see above): stopping everything")
+
+    def _shutdown(self) -> None:
+        honcho = self.honcho
+        if honcho is not None:
+            if honcho.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    honcho.send_signal(signal.SIGINT)
+            try:
+                honcho.wait(HONCHO_STOP_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(honcho.pid, signal.SIGKILL)
+                honcho.wait()
+        if self.redis is not None:
+            self.redis.stop()
+        strays = marked_processes(self.mark)
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if strays:
+            self.console.say(f"tasking run: killed processes left running: {strays}")
+        self.console.say("tasking run: stopped; nothing left running")
+
+
+@click.command("run")
+@click.argument("processes", nargs=-1)
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Load the fictional demo into an empty database (default: the embedded one only).",
+)
+def run(processes: tuple[str, ...], demo: bool | None) -> None:
+    """Run the service here: PROCESSES of the Procfile (default all), Redis; Ctrl-C stops all."""
+    settings = load_settings()
+    names = procfile_names()
+    chosen = list(processes) or names
+    unknown = sorted(set(chosen) - set(names))
+    if unknown:
+        raise click.ClickException(f"not in the Procfile: {', '.join(unknown)} ({names})")
+    check_settings(settings, web="web" in chosen)
+    ctx = click.get_current_context()
+    ctx.invoke(init_db)
+    if demo or (demo is None and not settings.database_url):
+        ctx.invoke(seed_demo_command)
+    console = Console(settings.instance_path / "logs" / "run.log")
+    try:
+        code = Launcher(settings, chosen, console).run()
+    finally:
+        console.close()
+    raise SystemExit(code)
