@@ -1,4 +1,4 @@
-"""Sign-in, sessions and deny-by-default (RELIABILITY A1, A4 to A8)."""
+"""Sign-in, sessions and deny-by-default (docs/reliability.md, A1 and A4 to A8)."""
 
 from __future__ import annotations
 
