@@ -1,4 +1,4 @@
-"""A plain-Python reference for SCORING.md section 2 and the ranking order.
+"""A plain-Python reference for docs/scoring.md, 'The arithmetic' and 'Ranking'.
 
 Written from the contract, not from the engine: one case at a time, plain
 floats, the formula in the contract's operation order. It reads only the
@@ -26,7 +26,7 @@ __all__ = [
     "score_many",
 ]
 
-# SCORING.md section 1, in the table's order (the canonical vector order).
+# docs/scoring.md, 'Inputs', in the table's order (the canonical vector order).
 RANGES: dict[str, tuple[int, int]] = {
     "P": (0, 4),
     "Ps": (0, 4),
@@ -42,7 +42,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "T": (0, 1),
 }
 KEY_ORDER = (*RANGES, "A")
-CONFIDENCE_CODES = {"L": 0, "M": 1, "H": 2}  # SCORING.md section 5 codes
+CONFIDENCE_CODES = {"L": 0, "M": 1, "H": 2}  # docs/scoring.md, 'Public Python API'
 CONFIDENCE_NAMES = {code: name for name, code in CONFIDENCE_CODES.items()}
 BAND_NAMES = ("P0", "P1", "P2", "P3")
 GRADE_NAMES = ("Weak", "Adequate", "Strong")
@@ -162,7 +162,7 @@ def rank_reference(
     submitted: Sequence[float] | None = None,
     ids: Sequence[int] | None = None,
 ) -> list[int]:
-    """Row indices in SCORING.md board order, by Python's sorted() on a tuple key.
+    """Row indices in board order (docs/scoring.md), by Python's sorted() on a tuple key.
 
     NaN in `deadline` means no deadline; without `ids` the row index is the id.
     """
