@@ -1,4 +1,4 @@
-"""Board ranking (SCORING.md section 2, Ranking) against a sorted() reference."""
+"""Board ranking (docs/scoring.md, 'Ranking') against a sorted() reference."""
 
 from __future__ import annotations
 
