@@ -1,4 +1,4 @@
-"""Loading and validating model files (SCORING.md section 4)."""
+"""Loading and validating model files (docs/scoring.md, 'The model file and versioning')."""
 
 from __future__ import annotations
 
