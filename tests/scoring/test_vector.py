@@ -1,4 +1,4 @@
-"""Vector strings (SCORING.md section 1) and the `score_vectors` convenience face (section 5)."""
+"""Vector strings and the `score_vectors` convenience face (docs/scoring.md)."""
 
 from __future__ import annotations
 
