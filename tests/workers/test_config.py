@@ -1,4 +1,4 @@
-"""RELIABILITY C0: the Celery configuration that makes work survive faults, pinned."""
+"""docs/reliability.md, C0: the Celery configuration that makes work survive faults, pinned."""
 
 from __future__ import annotations
 
