@@ -1,4 +1,4 @@
-"""Runs and chunks (RELIABILITY C1, C4) on SQLite and PostgreSQL, without a broker."""
+"""Runs and chunks (docs/reliability.md, C1 and C4) on SQLite and PostgreSQL, without a broker."""
 
 from __future__ import annotations
 
