@@ -292,7 +292,7 @@ def test_generate_cases_distributions_are_skewed(generated: Generated) -> None:
 
 
 def board_key(case: Case, score: CaseScore) -> tuple[Any, ...]:
-    """SCORING.md's ranking, from the case facts and the stored numbers."""
+    """The ranking of docs/scoring.md, from the case facts and the stored numbers."""
     deadline = case.opportunity_deadline or date.max
     return (-score.threat, -score.priority, -score.position, deadline,
             case.submitted_at or case.created_at, case.id)  # fmt: skip
