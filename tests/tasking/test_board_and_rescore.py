@@ -221,7 +221,7 @@ def test_id_chunks_cover_range_exactly() -> None:
 
 
 def test_rescore_leaves_case_version_alone(engine: Engine, org: Org, board: list[int]) -> None:
-    """RELIABILITY D1: background score writes never cause an edit conflict."""
+    """docs/reliability.md, D1: background score writes never cause an edit conflict."""
     with Session(engine) as session:
         versions = dict(session.exec(select(Case.id, Case.version)).all())
     rescore_all(engine=engine, now=utcnow() + timedelta(days=45))
