@@ -236,7 +236,7 @@ def _multiplier_list(
 
 
 def _non_decreasing(numbers: tuple[float, ...], setting: str) -> None:
-    # A higher level must never lower the score (SCORING.md: monotone).
+    # A higher level must never lower the score (docs/scoring.md: monotone).
     for i in range(1, len(numbers)):
         if numbers[i] < numbers[i - 1]:
             raise ModelError(
