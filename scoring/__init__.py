@@ -1,6 +1,6 @@
 """The MoRiLE-style scoring engine: pure NumPy, no web, database or worker code.
 
-Public API (SCORING.md section 5):
+Public API (docs/scoring.md, 'Public Python API'):
 
     from scoring import score_vectors, score_arrays
 """
