@@ -1,4 +1,4 @@
-"""Parse and format MoRiLE vector strings (SCORING.md section 1).
+"""Parse and format MoRiLE vector strings (docs/scoring.md, 'The vector string').
 
     MoRiLE:1/P:3/Ps:3/F:2/C:3/S:4/V:2/L:5/Cf:H/Ca:2/Cb:2/O:2/T:0/A:12.5
 
@@ -81,7 +81,7 @@ class Inputs:
     A: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
-        """Inputs keyed by SCORING.md key, Cf as its integer code."""
+        """Inputs keyed by contract key (docs/scoring.md), Cf as its integer code."""
         return {key: getattr(self, key) for key in INPUT_KEYS}
 
     @property
@@ -146,7 +146,7 @@ def format_age(age: float) -> str:
 
 
 def format_vector(values: Mapping[str, float | int]) -> str:
-    """Canonical vector string: keys in SCORING.md order, A last and omitted when 0."""
+    """Canonical vector string: keys in docs/scoring.md order, A last and omitted when 0."""
     parts = [VECTOR_PREFIX]
     for key in INTEGER_KEYS:
         value = int(values[key])
