@@ -1,4 +1,4 @@
-"""The batch scorer: arrays of inputs in, arrays of scores out (SCORING.md section 2).
+"""The batch scorer: arrays of inputs in, arrays of scores out (docs/scoring.md, 'The arithmetic').
 
 The input space is small and discrete, so the product of every discrete factor
 is precomputed once per model in look-up tables (built with the same float64
@@ -108,7 +108,7 @@ def validate_columns(
 def score_arrays(
     columns: Mapping[str, Any], *, model: Model | None = None
 ) -> dict[str, np.ndarray]:
-    """Score a batch given as columns of inputs; returns arrays of length N (see SCORING.md §5)."""
+    """Score a batch given as columns of inputs; returns arrays of length N (docs/scoring.md)."""
     model = model or default_model()
     cols, ages, n = validate_columns(columns)
     tables = model.lookup_tables()
