@@ -1,4 +1,4 @@
-"""Rank a whole board in the SCORING.md order in one vectorised call.
+"""Rank a whole board in the order of docs/scoring.md in one vectorised call.
 
 Order, first to last: threat to life first; priority, highest first; position,
 highest first; opportunity deadline, soonest first, cases without one last;
@@ -211,7 +211,7 @@ def rank_order(
     submitted: Any = None,
     ids: Any = None,
 ) -> IndexArray:
-    """Indices that put a board in SCORING.md order (first case first).
+    """Indices that put a board in the order of docs/scoring.md (first case first).
 
     `deadline` and `submitted` are numbers on any monotone time scale (e.g.
     epoch seconds or days); NaN in `deadline` means no deadline. Without
