@@ -1,6 +1,6 @@
 """The BCU pathway: previewing a request's score, and a BCU's own requests and their outcomes.
 
-A BCU requester sees only their own BCU's asset requests (DOMAIN.md), and the
+A BCU requester sees only their own BCU's asset requests (docs/domain.md), and the
 limit is part of every query here, never a filter applied afterwards.
 """
 
