@@ -1,6 +1,6 @@
 """The fictional demo: a made-up force's units, people, assets, themes and 16 cases.
 
-Every name here is invented. The cases are those of DOMAIN.md, taken through
+Every name here is invented. The cases are those of docs/domain.md, taken through
 the real services (submission, triage, moderation, decisions) so the demo's
 audit log and history look like real use.
 """
@@ -76,7 +76,7 @@ _WORDS = (
 
 @dataclass(frozen=True)
 class DemoCase:
-    """One row of DOMAIN.md's demo table, with where it sits in its life."""
+    """One row of the demo table in docs/domain.md, with where it sits in its life."""
 
     ref: str
     title: str
