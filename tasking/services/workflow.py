@@ -33,7 +33,7 @@ from tasking.services.schemas import DecisionIn, IntelIn, validate
 from tasking.services.scores import engine_model, refresh_vector, score_case, sync_board_row
 
 S = State
-# Moves a person may make directly (DOMAIN.md). Decision outcomes are set
+# Moves a person may make directly (docs/domain.md). Decision outcomes are set
 # only by record_decision; threat-to-life work may jump to the meeting.
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.DRAFT: frozenset({S.SUBMITTED, S.CLOSED}),
@@ -127,7 +127,7 @@ def transition(
 
 
 def confidence_from_grading(source_grade: int, info_grade: str) -> int:
-    """3x5x2 grading to confidence code (DOMAIN.md): 2 = H, 1 = M, 0 = L."""
+    """3x5x2 grading to confidence code (docs/domain.md): 2 = H, 1 = M, 0 = L."""
     if source_grade == 3 or info_grade in ("D", "E"):
         return 0
     if source_grade == 1 and info_grade in ("A", "B"):
