@@ -34,7 +34,7 @@ from tasking.services.errors import Invalid, NotFound
 
 SECONDS_PER_DAY = 86_400.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Stored packed inputs: three bits per factor code, in SCORING.md key order (P lowest).
+# Stored packed inputs: three bits per factor code, in docs/scoring.md key order (P lowest).
 INPUT_SHIFTS = {key: 3 * i for i, key in enumerate(scoring.INTEGER_KEYS)}
 _models: dict[str, scoring.Model] = {}
 _models_lock = Lock()
@@ -173,7 +173,7 @@ def unpack_inputs(packed: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def assessment_inputs(a: Assessment) -> dict[str, int]:
-    """The engine inputs (SCORING.md keys, Cf as its code) of an assessment row."""
+    """The engine inputs (docs/scoring.md keys, Cf as its code) of an assessment row."""
     return {
         "P": a.p,
         "Ps": a.ps,
