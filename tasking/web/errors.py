@@ -73,7 +73,7 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_busy(exc: Exception) -> ResponseReturnValue:
         # Pool exhausted, database locked or unreachable: fail fast and say when to retry
-        # (RELIABILITY D4); nothing was saved, as the request's transaction rolls back.
+        # (docs/reliability.md, D4); nothing was saved, as the request's transaction rolls back.
         log.warning("database busy or unreachable on %s %s: %s", request.method, request.path, exc)
         response = error_response(
             503, "The service is busy. Nothing was saved; try again in a few seconds."
