@@ -34,7 +34,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("intel_epoch", sa.Float(), nullable=False, server_default="0")
         )
-    # Existing scores: factor codes 3 bits each in SCORING.md key order (P in the low bits).
+    # Existing scores: factor codes 3 bits each in docs/scoring.md key order (P in the low bits).
     packed = " + ".join(f"CAST(a.{c} AS BIGINT) * {1 << 3 * i}" for i, c in enumerate(_CODES))
     epoch = _EPOCH[op.get_bind().dialect.name]
     op.execute(
