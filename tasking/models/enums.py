@@ -1,4 +1,4 @@
-"""Vocabularies of the domain (DOMAIN.md): roles, kinds, states, strands, markings."""
+"""Vocabularies of the domain (docs/domain.md): roles, kinds, states, strands, markings."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class CaseKind(IntEnum):
 
 
 class State(StrEnum):
-    """The life of a piece of work (DOMAIN.md)."""
+    """The life of a piece of work (docs/domain.md)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
