@@ -35,7 +35,7 @@ __all__ = ["format_explanation", "format_table", "read_vectors", "score"]
 EXIT_BAD_INPUT = 2
 
 # (heading, result key, format); numbers are right-aligned. Scores are shown
-# to one decimal place (SCORING.md §2); freshness is a multiplier near 1, so
+# to one decimal place (docs/scoring.md); freshness is a multiplier near 1, so
 # one decimal would hide it, hence three.
 _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("#", "index", "d"),
