@@ -95,8 +95,7 @@ def copy_out(conn: Connection, query: str, kinds: list[str]) -> list[np.ndarray]
     """The columns of a trusted PostgreSQL query, read by binary COPY into NumPy (NOT NULL only).
 
     No Python object per value, but one message per row: it beats fetching rows when
-    rows have many columns (measured: a chunk's 9-column load in 40 ms, not 60-100 ms,
-    per 17k rows), not for two.
+    rows have many columns (a chunk's load), not for two.
     """
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
