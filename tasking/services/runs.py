@@ -489,7 +489,7 @@ def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
     """Ranks of the cases present in both orders, and how far each moved (positive = up).
 
     In case id order. Ids are dense, so each order's positions go into a table
-    indexed by id: linear time, where intersecting sorted copies took 0.3 s at 1M.
+    indexed by id: linear time, where intersecting sorted copies is not.
     """
     top_id = int(max(before.max(initial=0), after.max(initial=0)))
     if top_id > DENSE_IDS_FACTOR * (len(before) + len(after)) + 1024 or top_id >= 2**31:
