@@ -11,7 +11,7 @@ from tasking.cli.db import configured_engine
 from tasking.services.errors import DomainError
 from tasking.services.generator import generate_cases
 
-# A sane bound: ten times the largest board measured (bench/), about 12 GB of SQLite.
+# A sane bound: ten times the largest board the benchmarks use (bench/).
 MAX_CASES = 10_000_000
 
 
