@@ -1,4 +1,4 @@
-"""The import rule (STYLE.md 6): `scoring` uses NumPy and the standard library only."""
+"""The import rule (docs/scoring.md): `scoring` uses NumPy and the standard library only."""
 
 from __future__ import annotations
 
