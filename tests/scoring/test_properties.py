@@ -1,4 +1,4 @@
-"""The properties of SCORING.md section 3, tested as properties with Hypothesis."""
+"""The properties of docs/scoring.md, tested as properties with Hypothesis."""
 
 from __future__ import annotations
 
