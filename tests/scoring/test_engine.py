@@ -1,4 +1,4 @@
-"""The batch engine `score_arrays` against the contract (SCORING.md sections 2 and 5)."""
+"""The batch engine `score_arrays` against the contract (docs/scoring.md)."""
 
 from __future__ import annotations
 
