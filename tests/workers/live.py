@@ -1,4 +1,4 @@
-"""Real Celery worker processes for the live fault tests (RELIABILITY C2-C5) and the benchmark.
+"""Real Celery workers for the live fault tests (docs/reliability.md C2-C5) and the benchmark.
 
 `Worker` runs `python -m celery -A workers worker` as a subprocess in its own
 session (so the whole worker, main process and pool children, can be killed
