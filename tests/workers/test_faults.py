@@ -1,4 +1,4 @@
-"""RELIABILITY C2-C5 with real processes: Celery workers, a Redis server, SQLite and PostgreSQL.
+"""docs/reliability.md C2-C5, with real processes: Celery workers, Redis, SQLite and PostgreSQL.
 
 Each test starts its own Redis (tests.support.redis.ThrowawayRedis) and real
 `celery -A workers worker` subprocesses (tests/workers/live.py) on a copy of
