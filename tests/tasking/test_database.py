@@ -1,4 +1,4 @@
-"""Migrations on both databases, and SQLite under several writing processes (RELIABILITY D2)."""
+"""Migrations on both databases; SQLite with several writing processes (docs/reliability.md D2)."""
 
 from __future__ import annotations
 
