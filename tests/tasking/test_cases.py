@@ -159,7 +159,7 @@ def test_get_case_other_bcu_is_not_found_and_view_is_logged(
 def test_update_assessment_rescored_history_and_stale_edit_conflicts(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
-    """RELIABILITY D1: the second of two edits of the same version gets a conflict, nothing lost."""
+    """docs/reliability.md D1: a second edit of the same version gets a conflict, nothing lost."""
     with session_scope(engine) as session:
         case = submit_asset_request(session=session, actor=org.users["bcu_a"], data=request_data())
         case_id, version = case.id, case.version
