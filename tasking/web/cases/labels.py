@@ -1,4 +1,4 @@
-"""Words for the MoRiLE factors and the 3x5x2 grading, as SCORING.md and DOMAIN.md define them."""
+"""Words for the MoRiLE factors and the 3x5x2 grading (docs/scoring.md, docs/domain.md)."""
 
 from __future__ import annotations
 
