@@ -11,7 +11,7 @@ _HARM = [
 ]
 _POSITION = [("0", "0 none"), ("1", "1 some"), ("2", "2 full")]
 
-# key, name, options (value, text): the order of SCORING.md section 1.
+# key, name, options (value, text): the order of docs/scoring.md, 'Inputs'.
 FACTORS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("P", "Physical harm", _HARM),
     ("Ps", "Psychological harm", _HARM),
