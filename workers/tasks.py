@@ -110,7 +110,8 @@ def rescore_queue(
         return
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
-    if run is not None and run.id is not None:
+    if run is not None and run.id is not None and run.status == "running":
+        # A redelivered or re-sent message (outbox) gets its run again: chunks sent again.
         log.info("rescore run %s: %s chunks", run.id, fan_out(run.id))
 
 
