@@ -71,14 +71,26 @@ class Console:
 def port_problem(port: int) -> str | None:
     """Why 127.0.0.1:`port` cannot be listened on, or None when it is free."""
     if not 0 < port < 65536:
-        return "not a port number (1 to 65535)"
+        return "is not a port number (1 to 65535)"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn and Redis do
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:
-            return f"in use: {exc.strerror or exc}"
+            return f"is in use ({exc.strerror or exc}): stop what uses it, or choose another"
     return None
+
+
+def settings_from_env() -> Settings:
+    """load_settings(), with a number that is not one named in one line."""
+    for name in ("TASKING_PORT", "TASKING_REDIS_PORT"):
+        value = os.environ.get(name)
+        if value is not None and not value.strip().isdigit():
+            raise click.ClickException(f"{name}: {value!r} is not a port number (1 to 65535)")
+    try:
+        return load_settings()
+    except ValueError as exc:
+        raise click.ClickException(f"a TASKING_* setting is not a number ({exc})") from None
 
 
 def check_settings(settings: Settings, *, web: bool) -> None:
@@ -361,7 +373,7 @@ class Launcher:
 )
 def run(processes: tuple[str, ...], demo: bool | None) -> None:
     """Run the service here: PROCESSES of the Procfile (default all), Redis; Ctrl-C stops all."""
-    settings = load_settings()
+    settings = settings_from_env()
     names = procfile_names()
     chosen = list(processes) or names
     unknown = sorted(set(chosen) - set(names))
