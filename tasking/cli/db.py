@@ -46,13 +46,23 @@ def fail(exc: DomainError) -> NoReturn:
 @click.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema and publish the scoring model."""
-    engine = configured_engine()
+    settings = load_settings()
+    engine = configured_engine(settings)
     upgrade(engine)
-    with session_scope(engine) as session:
-        version, _ = current_model(session=session)
-        label = version.label
-        if bulk.heal(session.connection()):
-            click.echo("board index built again (a bulk run had been abandoned)")
+    try:
+        with session_scope(engine) as session:
+            version, _ = current_model(session=session)
+            label = version.label
+            if bulk.heal(session.connection()):
+                click.echo("board index built again (a bulk run had been abandoned)")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(
+            f"TASKING_MODEL_FILE {settings.model_file}: not UTF-8 text ({exc.reason})"
+        ) from None
+    except DomainError as exc:
+        raise click.ClickException(
+            f"TASKING_MODEL_FILE {settings.model_file}: {exc.message}"
+        ) from None
     click.echo(f"database ready at {engine.url.render_as_string(hide_password=True)}")
     click.echo(f"current scoring model: {label}")
 
