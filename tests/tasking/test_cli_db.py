@@ -362,3 +362,18 @@ def test_an_interrupted_generate_keeps_whole_batches_only(tmp_path: Path) -> Non
     assert kept % batch == 0
     assert "interrupted: " in err
     assert "in whole batches of 2,000; nothing of the interrupted batch was kept" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b'name = "x"\nversion = 2\n\xff\n', "not UTF-8 text (invalid start byte)"),
+     (b'name = "x"\n', "version: missing")],
+)  # fmt: skip
+def test_a_bad_tasking_model_file_is_one_line(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "model.toml"
+    path.write_bytes(content)
+    monkeypatch.setenv("TASKING_MODEL_FILE", str(path))
+    line = one_line_error(runner.invoke(main, ["init-db"]))
+    assert line == f"Error: TASKING_MODEL_FILE {path}: {reason}"
