@@ -129,8 +129,8 @@ class BrokerWatch(threading.Thread):
             if self.settings.redis_url:
                 if not gone:
                     log.error(
-                        "broker gone: REDIS_URL %s does not answer (%s); the workers wait"
-                        " for it: restart it",
+                        "broker gone: REDIS_URL %s does not answer (%s); work waits until"
+                        " whoever runs it starts it again",
                         redact(self.url),
                         problem,
                     )
