@@ -1,16 +1,20 @@
 """Table models (SQLModel) of the tasking service; import them from here."""
 
 from tasking.models.base import as_utc, pk, utcnow
-from tasking.models.cases import Assessment, Case, IntelEntry
-from tasking.models.decisions import AuditEvent, Decision
+from tasking.models.cases import Assessment, Case, InfoRequest, IntelEntry
+from tasking.models.decisions import AuditEvent, Decision, DecisionAsset
 from tasking.models.enums import (
     DECISION_STATES,
+    MARKING_ORDER,
     OPEN_STATES,
     REASSESSABLE_STATES,
+    REVIEWED_OUTCOMES,
     CaseKind,
     DecisionOutcome,
     Marking,
     ModerationState,
+    NdmHeading,
+    OutcomeGrade,
     Role,
     RunKind,
     State,
@@ -34,9 +38,11 @@ __all__ = [
     "ASSET_TYPES",
     "BOARD_ORDER",
     "DECISION_STATES",
+    "MARKING_ORDER",
     "NO_DEADLINE",
     "OPEN_STATES",
     "REASSESSABLE_STATES",
+    "REVIEWED_OUTCOMES",
     "Assessment",
     "Asset",
     "AuditEvent",
@@ -44,11 +50,15 @@ __all__ = [
     "CaseKind",
     "CaseScore",
     "Decision",
+    "DecisionAsset",
     "DecisionOutcome",
+    "InfoRequest",
     "IntelEntry",
     "Marking",
     "ModelVersion",
     "ModerationState",
+    "NdmHeading",
+    "OutcomeGrade",
     "RankSnapshot",
     "Role",
     "RunChunk",

@@ -26,6 +26,8 @@ class Case(SQLModel, table=True):
         # the index alone, stopping at the first few hundred matches. (No index on the
         # state alone: boards filter scores, and a planner would pick it for these lists.)
         Index("ix_case_record_review_state", "next_review", "state"),
+        # The retention list walks the dates set on closing (DPA 2018 s.39).
+        Index("ix_case_record_retain_until", "retain_until"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -43,10 +45,16 @@ class Case(SQLModel, table=True):
     requested_hours: int = Field(default=0)
     allocated_hours: int = Field(default=0)
     opportunity_deadline: date | None = None
+    # Operational review (decisions, active work); cleared when the case closes.
     next_review: date | None = Field(default=None)
+    # Records retention: set on closing from the schedule in config/workflow.toml.
+    retain_until: date | None = Field(default=None)
     marking: str = Field(default=Marking.OFFICIAL_SENSITIVE.value, max_length=32)
     state: str = Field(default=State.DRAFT.value, max_length=24)
     outcome: str | None = Field(default=None, max_length=200)
+    # On closing: JSON {strand name: OutcomeGrade} for the 4P strands the work served.
+    outcome_grades: str = Field(default="{}", max_length=200)
+    closed_at: datetime | None = None
     lead_id: int | None = Field(default=None, foreign_key="app_user.id")
     created_by_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow)
@@ -96,6 +104,17 @@ class Assessment(SQLModel, table=True):
     moderated_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     moderated_at: datetime | None = None
     moderation_note: str = Field(default="", sa_type=Text)
+    # Raised by every change of the inputs or the intelligence time (human edits only,
+    # never by ageing): a decision names the version its papers showed.
+    version: int = Field(default=1)
+    # The assessment version a moderation (agreed or varied) applies to; the meeting
+    # needs it to equal `version`.
+    moderated_version: int | None = None
+    # When moderation varied the inputs: the assessor's vector before the variation.
+    varied_from: str = Field(default="", max_length=128)
+    # Threat to life submitted with the facts alone: placeholder inputs (T=1) until an
+    # analyst completes the assessment.
+    provisional: bool = Field(default=False)
 
 
 class IntelEntry(SQLModel, table=True):
@@ -117,3 +136,18 @@ class IntelEntry(SQLModel, table=True):
     received_at: datetime
     logged_by_id: int = Field(foreign_key="app_user.id")
     logged_at: datetime = Field(default_factory=utcnow)
+
+
+class InfoRequest(SQLModel, table=True):
+    """A coordinator's question to the requesting BCU during triage, and the BCU's answer."""
+
+    __tablename__ = "info_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case_record.id", index=True)
+    question: str = Field(sa_type=Text)
+    asked_by_id: int = Field(foreign_key="app_user.id")
+    asked_at: datetime = Field(default_factory=utcnow)
+    answer: str | None = Field(default=None, sa_type=Text)
+    answered_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    answered_at: datetime | None = None

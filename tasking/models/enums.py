@@ -52,6 +52,8 @@ class State(StrEnum):
     SCORING = "scoring"
     MODERATION = "moderation"
     AWAITING_MEETING = "awaiting_meeting"
+    # A coordinator asked the requesting BCU for more; the BCU's answer returns it to triage.
+    INFORMATION_REQUESTED = "information_requested"
     ADOPTED = "adopted"
     DEFERRED = "deferred"
     DECLINED = "declined"
@@ -66,6 +68,7 @@ OPEN_STATES = frozenset(
     {
         State.SUBMITTED,
         State.TRIAGE,
+        State.INFORMATION_REQUESTED,
         State.SCORING,
         State.MODERATION,
         State.AWAITING_MEETING,
@@ -109,11 +112,19 @@ class Strand(IntFlag):
 
 
 class Marking(StrEnum):
-    """Government Security Classification handling markings."""
+    """Government Security Classification handling markings (also a user's clearance)."""
 
     OFFICIAL = "OFFICIAL"
     OFFICIAL_SENSITIVE = "OFFICIAL-SENSITIVE"
     SECRET = "SECRET"  # noqa: S105 - a marking, not a password
+
+    @property
+    def level(self) -> int:
+        """Order of the markings: OFFICIAL 0 < OFFICIAL-SENSITIVE 1 < SECRET 2."""
+        return MARKING_ORDER.index(self)
+
+
+MARKING_ORDER = (Marking.OFFICIAL, Marking.OFFICIAL_SENSITIVE, Marking.SECRET)
 
 
 class ModerationState(StrEnum):
@@ -131,6 +142,39 @@ class DecisionOutcome(StrEnum):
     DEFERRED = "deferred"
     DECLINED = "declined"
     REFERRED = "referred"
+
+
+# Outcomes whose decision must name the date of the next review.
+REVIEWED_OUTCOMES = frozenset({DecisionOutcome.ADOPTED, DecisionOutcome.DEFERRED})
+
+
+class OutcomeGrade(StrEnum):
+    """How much a closed piece of work achieved, graded per 4P strand (docs/domain.md)."""
+
+    SIGNIFICANT = "significant"
+    MODERATE = "moderate"
+    MINOR = "minor"
+
+
+class NdmHeading(StrEnum):
+    """The National Decision Model headings a decision's rationale is written under."""
+
+    INFORMATION = "information"
+    THREAT_RISK = "threat_risk"
+    POWERS_POLICY = "powers_policy"
+    OPTIONS = "options"
+    ACTION = "action"
+
+    @property
+    def label(self) -> str:
+        """Heading as printed, e.g. 'Powers and policy'."""
+        return {
+            "information": "Information and intelligence",
+            "threat_risk": "Threat and risk assessment",
+            "powers_policy": "Powers and policy",
+            "options": "Options considered",
+            "action": "Action and review",
+        }[self.value]
 
 
 class RunKind(StrEnum):

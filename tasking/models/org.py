@@ -31,6 +31,10 @@ class User(SQLModel, table=True):
     display_name: str = Field(max_length=120)
     role: str = Field(max_length=32)  # Role
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # The highest marking this user may see (Marking), set by an administrator.
+    clearance: str = Field(default="OFFICIAL-SENSITIVE", max_length=32)
+    # Asset owners: the asset they own (they see the cases asking for its type or tasking it).
+    asset_id: int | None = Field(default=None, foreign_key="asset.id")
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     # Raised on logout-everywhere, disable or password change: old sessions die.

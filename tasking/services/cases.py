@@ -31,7 +31,7 @@ from tasking.models import (
     pk,
     utcnow,
 )
-from tasking.services.access import bcu_scope, is_bcu_scoped, require
+from tasking.services.access import case_scope, is_bcu_scoped, require
 from tasking.services.audit import record_event
 from tasking.services.errors import Conflict, Invalid, NotFound
 from tasking.services.schemas import AssessmentIn, AssetRequestIn, CaseFactsIn, CaseIn, validate
@@ -50,6 +50,14 @@ _INPUT_FIELDS = {
     "O": "o",
     "T": "t",
 }
+
+
+# A threat to life submitted with the facts alone: placeholder inputs with T=1 (band P0,
+# first on every board) until an analyst completes the assessment.
+PROVISIONAL_THREAT = AssessmentIn(
+    P=0, Ps=0, F=0, C=0, S=1, V=0, L=1, Cf="L", Ca=0, Cb=0, O=0, T=1,
+    rationale="Threat to life submitted with the facts alone; assessment to follow.",
+)  # fmt: skip
 
 
 def assessment_values(data: AssessmentIn) -> dict[str, Any]:
@@ -87,7 +95,7 @@ def _insert_case(
     kind: CaseKind,
     facts: CaseFactsIn,
     bcu_id: int | None,
-    assessment: AssessmentIn,
+    assessment: AssessmentIn | None,
     state: State,
     now: datetime,
 ) -> Case:
@@ -121,7 +129,8 @@ def _insert_case(
         assessed_by_id=pk(actor),
         assessed_at=now,
         intel_at=now,
-        **assessment_values(assessment),
+        provisional=assessment is None,
+        **assessment_values(assessment or PROVISIONAL_THREAT),
     )
     session.add_all([case, row])
     session.flush()
@@ -198,11 +207,9 @@ def create_case(*, session: Session, actor: User, data: Any, now: datetime | Non
 
 
 def get_case(*, session: Session, actor: User, case_id: int, log_view: bool = True) -> Case:
-    """A case the actor may see (BCU users: their own BCU only); 404 otherwise. Logs the view."""
+    """A case the actor may see (need-to-know, access.case_scope); 404 otherwise. Logs the view."""
     require(actor, "case.view")
-    case = session.exec(
-        select(Case).where(Case.id == case_id, bcu_scope(actor, Case.bcu_id))
-    ).first()
+    case = session.exec(select(Case).where(Case.id == case_id, case_scope(actor))).first()
     if case is None:
         raise NotFound(f"case {case_id} not found")
     if log_view:
@@ -251,28 +258,37 @@ def update_assessment(
     case_id: int,
     expected_version: int,
     data: Any,
+    reason: str = "",
     now: datetime | None = None,
 ) -> Case:
-    """Change a case's MoRiLE inputs; rescored inline; moderation starts again."""
+    """Change a case's MoRiLE inputs; rescored inline; moderation starts again.
+
+    Work already moderated goes back to `moderation` (from `awaiting_meeting`) with
+    the reason recorded; a provisional threat-to-life assessment is completed here,
+    whatever the case's state, then moderated like any other.
+    """
     require(actor, "assessment.edit")
     assessment_in = validate(AssessmentIn, data)
     case = lock_for_edit(
         session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
-    if case.state not in REASSESSABLE_STATES:
-        raise Conflict(f"a {case.state} case cannot be re-assessed", fields={"state": case.state})
-    now = now or utcnow()
     row = get_assessment(session, case)
+    completing = row.provisional and case.state != State.CLOSED
+    if case.state not in REASSESSABLE_STATES and not completing:
+        raise Conflict(f"a {case.state} case cannot be re-assessed", fields={"state": case.state})
+    if completing and assessment_in.T != 1:
+        raise Invalid(
+            "T: a threat-to-life case keeps T=1 when its assessment is completed",
+            fields={"T": "must stay 1"},
+        )
+    now = now or utcnow()
     before = row.vector
     for key, value in assessment_values(assessment_in).items():
         setattr(row, key, value)
     row.assessed_by_id, row.assessed_at = actor.id, now  # type: ignore[assignment]
-    row.moderation, row.moderated_by_id, row.moderated_at = (
-        ModerationState.PENDING.value,
-        None,
-        None,
-    )
-    session.add(row)
+    row.provisional = False
+    why = reason.strip() or ("assessment completed" if completing else "assessment changed")
+    reassessed(session=session, actor=actor, case=case, assessment=row, reason=why)
     score_case(session=session, case=case, assessment=row, reason=RunKind.EDIT, now=now)
     record_event(
         session=session,
@@ -281,9 +297,36 @@ def update_assessment(
         action="assessment.update",
         entity_type="case",
         entity_id=case.id,
-        detail={"from": before, "to": row.vector},
+        reason=why,
+        detail={"from": before, "to": row.vector, "assessment_version": row.version},
     )
     return case
+
+
+def reassessed(
+    *, session: Session, actor: User, case: Case, assessment: Assessment, reason: str
+) -> None:
+    """After a human change of the inputs or confidence: a new assessment version, moderation
+    pending again, and work awaiting the meeting back in `moderation` (reason recorded)."""
+    assessment.version += 1
+    assessment.moderation = ModerationState.PENDING.value
+    assessment.moderated_by_id = assessment.moderated_at = assessment.moderated_version = None
+    assessment.varied_from = ""
+    session.add(assessment)
+    if case.state == State.AWAITING_MEETING:
+        case.state = State.MODERATION.value
+        session.add(case)
+        sync_board_row(session=session, case=case)
+        record_event(
+            session=session,
+            actor=actor,
+            category="alteration",
+            action="case.transition",
+            entity_type="case",
+            entity_id=case.id,
+            reason=f"back to moderation: {reason}",
+            detail={"from": State.AWAITING_MEETING.value, "to": State.MODERATION.value},
+        )
 
 
 def update_facts(

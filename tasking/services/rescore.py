@@ -26,7 +26,7 @@ from tasking.models import ASSET_TYPES, as_utc, utcnow
 from tasking.services import bulk
 from tasking.services.bulkwrite import copy_out, write_scores
 from tasking.services.errors import Invalid
-from tasking.services.history import write_history
+from tasking.services.history import keep_replaced_scores, write_history
 from tasking.services.scores import (
     SECONDS_PER_DAY,
     ages_at,
@@ -239,6 +239,8 @@ def rescore_in(
     stats.score_s = time.perf_counter() - started
     started = time.perf_counter()
     idx = np.flatnonzero(changed)
+    if (data["model_version_id"] != version.id).any():  # a new model: keep what it replaces
+        keep_replaced_scores(conn, lo=lo, hi=hi, where=where, version_id=version.id, run_id=run_id)
     if idx.size:
         updated = write_scores(
             conn, case_ids=data["case_id"][idx], old_versions=data["score_version"][idx],

@@ -3,6 +3,11 @@
 Every write that touches a case's assessment or board facts calls
 `score_case` in the same transaction, so the board is right the moment the
 change commits; bulk rescoring lives in tasking.services.rescore.
+
+History (the one rule, see tasking.services.history): a human change keeps
+both the score it replaces and the score it makes in `score_history`; the
+score version rises whenever the scored vector (inputs or age) or the model
+changes.
 """
 
 from __future__ import annotations
@@ -265,11 +270,15 @@ def score_case(
     row = session.get(CaseScore, case.id)
     changed = (
         row is None
+        or row.vector != assessment.vector
+        or row.age_days != age
         or row.priority != priority
         or row.band != numbers["band"]
         or row.position != position
         or row.model_version_id != version.id
     )
+    if row is not None and changed:
+        keep_score(session=session, row=row, why=f"kept when replaced ({reason})")
     if row is None:
         row = CaseScore(case_id=case.id, scored_at=now, **numbers, **board_fields(case))  # type: ignore[arg-type]
     else:
@@ -298,6 +307,33 @@ def score_case(
         )
     session.flush()
     return row
+
+
+KEPT_REASON = "kept"  # a score kept in history when a human change or a model replaced it
+
+
+def keep_score(*, session: Session, row: CaseScore, why: str) -> None:
+    """Keep the score a case holds now in history (unless that version is there already)."""
+    kept = session.exec(
+        select(ScoreHistory.id).where(
+            ScoreHistory.case_id == row.case_id, ScoreHistory.score_version == row.score_version
+        )
+    ).first()
+    if kept is None:
+        session.add(
+            ScoreHistory(
+                case_id=row.case_id,
+                score_version=row.score_version,
+                priority=row.priority,
+                band=row.band,
+                position=row.position,
+                vector=row.scored_vector,
+                model_version_id=row.model_version_id,
+                reason=KEPT_REASON,
+                explanation=why[:200],
+                scored_at=row.scored_at,
+            )
+        )
 
 
 def sync_board_row(*, session: Session, case: Case) -> None:

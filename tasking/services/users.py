@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
-from tasking.models import Role, Unit, UnitKind, User
+from tasking.models import Asset, Marking, Role, Unit, UnitKind, User
+from tasking.services.access import require
 from tasking.services.audit import record_event
-from tasking.services.errors import Conflict, Invalid
+from tasking.services.errors import Conflict, Invalid, NotFound
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
@@ -56,10 +59,8 @@ def verify_password(user: User, password: str) -> bool:
 
 def dummy_verify(password: str) -> None:
     """Spend what checking a password costs, for a sign-in whose username does not exist."""
-    try:
+    with contextlib.suppress(VerificationError, InvalidHashError):
         _hasher.verify(_DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        pass
 
 
 def create_user(
@@ -71,8 +72,14 @@ def create_user(
     role: str,
     password: str,
     unit_code: str | None = None,
+    clearance: str = Marking.OFFICIAL_SENSITIVE.value,
+    asset_code: str | None = None,
 ) -> User:
-    """Add a user; BCU requesters must name their BCU. Raises Invalid or Conflict."""
+    """Add a user; BCU requesters must name their BCU. Raises Invalid or Conflict.
+
+    `clearance` is the highest marking they may see; an asset owner sees the work of
+    the asset named by `asset_code` (none without one).
+    """
     problems: dict[str, str] = {}
     if (
         not username
@@ -94,6 +101,13 @@ def create_user(
             problems["unit"] = "no such unit"
     if role == Role.BCU_REQUESTER and (unit is None or unit.kind != UnitKind.BCU):
         problems.setdefault("unit", "a BCU requester must belong to a BCU")
+    if clearance not in {m.value for m in Marking}:
+        problems["clearance"] = "unknown marking"
+    asset = None
+    if asset_code:
+        asset = session.exec(select(Asset).where(Asset.code == asset_code)).first()
+        if asset is None:
+            problems["asset"] = "no such asset"
     if problems:
         summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
         raise Invalid(f"invalid user: {summary}", fields=problems)
@@ -104,6 +118,8 @@ def create_user(
         display_name=display_name.strip(),
         role=role,
         unit_id=unit.id if unit else None,
+        clearance=clearance,
+        asset_id=asset.id if asset else None,
         password_hash=hash_password(password),
     )
     session.add(user)
@@ -112,4 +128,31 @@ def create_user(
         session=session, actor=actor, category="collection", action="user.create",
         entity_type="user", entity_id=user.id, detail={"role": role},
     )  # fmt: skip
+    return user
+
+
+def set_clearance(
+    *, session: Session, actor: User, user_id: int, clearance: str, reason: str
+) -> User:
+    """An administrator sets the highest marking a user may see, with a reason (audited)."""
+    require(actor, "user.manage")
+    problems: dict[str, str] = {}
+    if clearance not in {m.value for m in Marking}:
+        problems["clearance"] = "unknown marking"
+    if len(reason.strip()) < 3:
+        problems["reason"] = "required"
+    if problems:
+        summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
+        raise Invalid(f"invalid clearance: {summary}", fields=problems)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    before, user.clearance = user.clearance, clearance
+    session.add(user)
+    record_event(
+        session=session, actor=actor, category="alteration", action="user.clearance",
+        entity_type="user", entity_id=user.id, reason=reason.strip(),
+        detail={"from": before, "to": clearance},
+    )  # fmt: skip
+    session.flush()
     return user

@@ -1,20 +1,30 @@
-"""The life of a case: state transitions, moderation, intelligence and decisions."""
+"""The life of a case: state transitions, moderation, intelligence, markings and questions.
+
+Rules (docs/domain.md): only an analyst other than the assessor moderates, and only
+in `moderation`; a variation carries the varied inputs and becomes the score;
+`awaiting_meeting` (and any decision, tasking.services.decisions) needs an
+agreed or varied moderation of the current assessment version; a later human
+change of the inputs or confidence sends the case back to moderation.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from config.workflow import load_workflow
 from tasking.models import (
     DECISION_STATES,
-    Asset,
+    Assessment,
     Case,
-    CaseScore,
+    CaseKind,
     Decision,
+    InfoRequest,
     IntelEntry,
-    ModelVersion,
+    Marking,
     ModerationState,
     Role,
     RunKind,
@@ -25,24 +35,45 @@ from tasking.models import (
     pk,
     utcnow,
 )
-from tasking.services.access import require
+from tasking.services.access import may_see_marking, require
 from tasking.services.audit import record_event
-from tasking.services.cases import get_assessment, get_case, lock_for_edit
+from tasking.services.cases import (
+    assessment_values,
+    get_assessment,
+    get_case,
+    lock_for_edit,
+    reassessed,
+)
+from tasking.services.decisions import (
+    case_decisions,
+    moderation_is_current,
+    record_decision,
+)
 from tasking.services.errors import Conflict, Forbidden, Invalid
-from tasking.services.schemas import DecisionIn, IntelIn, validate
-from tasking.services.scores import engine_model, refresh_vector, score_case, sync_board_row
+from tasking.services.schemas import (
+    AnswerIn,
+    IntelIn,
+    MarkingIn,
+    ModerationIn,
+    OutcomeIn,
+    QuestionIn,
+    validate,
+)
+from tasking.services.scores import refresh_vector, score_case, sync_board_row
 
 S = State
-# Moves a person may make directly (docs/domain.md). Decision outcomes are set
-# only by record_decision; threat-to-life work may jump to the meeting.
+# Moves a person may make with `transition` (docs/domain.md). Decision outcomes are set only
+# by record_decision, the information-requested step only by request_information and
+# answer_information_request.
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.DRAFT: frozenset({S.SUBMITTED, S.CLOSED}),
     S.SUBMITTED: frozenset({S.TRIAGE, S.CLOSED}),
     S.TRIAGE: frozenset({S.SCORING, S.CLOSED}),
+    S.INFORMATION_REQUESTED: frozenset({S.CLOSED}),
     S.SCORING: frozenset({S.MODERATION}),
     S.MODERATION: frozenset({S.AWAITING_MEETING, S.SCORING}),
-    S.AWAITING_MEETING: frozenset({S.SCORING}),
-    S.DEFERRED: frozenset({S.AWAITING_MEETING, S.CLOSED}),
+    S.AWAITING_MEETING: frozenset({S.SCORING, S.MODERATION}),
+    S.DEFERRED: frozenset({S.AWAITING_MEETING, S.MODERATION, S.CLOSED}),
     S.ADOPTED: frozenset({S.ACTIVE}),
     S.ACTIVE: frozenset({S.UNDER_REVIEW, S.CLOSED}),
     S.UNDER_REVIEW: frozenset({S.ACTIVE, S.CLOSED}),
@@ -50,15 +81,30 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.REFERRED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
 }
-_FAST_TRACK_FROM = frozenset({S.SUBMITTED, S.TRIAGE, S.SCORING, S.MODERATION})
+# Work that reaches the meeting needs a current moderation; closing work that ran needs
+# a graded outcome.
+_NEEDS_MODERATION = frozenset({S.AWAITING_MEETING})
+_NEEDS_GRADED_OUTCOME = frozenset({S.ACTIVE, S.UNDER_REVIEW})
 
 
-def allowed_transitions(case: Case, *, threat_to_life: bool) -> frozenset[State]:
-    """States a person may move this case to next."""
-    allowed = TRANSITIONS[State(case.state)]
-    if threat_to_life and case.state in _FAST_TRACK_FROM:
-        allowed = allowed | {S.AWAITING_MEETING}
-    return allowed
+def allowed_transitions(case: Case, *, threat_to_life: bool = False) -> frozenset[State]:
+    """States a person may move this case to next with `transition`.
+
+    `threat_to_life` no longer changes the moves (a threat to life is decided at
+    once with record_decision(immediate=True)); it stays accepted for callers.
+    """
+    del threat_to_life
+    return TRANSITIONS[State(case.state)]
+
+
+def retention_date(case: Case, last_outcome: str | None, closed_on: date) -> date:
+    """When a closed case's retention review falls due (schedule in config/workflow.toml)."""
+    kind = CaseKind(case.kind).name.lower()
+    years = load_workflow().retention_years[kind][last_outcome or "none"]
+    try:
+        return closed_on.replace(year=closed_on.year + years)
+    except ValueError:  # 29 February in a year that has none
+        return closed_on.replace(year=closed_on.year + years, day=28)
 
 
 def transition(
@@ -69,9 +115,14 @@ def transition(
     expected_version: int,
     to_state: str,
     reason: str,
-    outcome: str | None = None,
+    outcome: Any = None,
+    now: datetime | None = None,
 ) -> Case:
-    """Move a case to another state; illegal moves are refused with the allowed ones named."""
+    """Move a case to another state; illegal moves are refused with the allowed ones named.
+
+    Closing active or under-review work needs `outcome` as an OutcomeIn (a short
+    outcome and a grade per 4P strand of the case); closing sets `retain_until`.
+    """
     try:
         target = State(to_state)
     except ValueError:
@@ -91,25 +142,36 @@ def transition(
             f"{target} is set by recording a tasking decision, not by a change of state",
             fields={"to_state": "needs a decision"},
         )
-    assessment = get_assessment(session, case)
-    allowed = allowed_transitions(case, threat_to_life=bool(assessment.t))
+    allowed = allowed_transitions(case)
     if target not in allowed:
         names = ", ".join(sorted(allowed)) or "none (closed)"
         raise Conflict(
             f"cannot move {case.reference} from {case.state} to {target}; allowed: {names}",
             fields={"to_state": f"not allowed from {case.state}"},
         )
-    if target == S.CLOSED and case.state in (S.ACTIVE, S.UNDER_REVIEW) and not outcome:
-        raise Invalid("outcome: required when closing active work", fields={"outcome": "required"})
+    assessment = get_assessment(session, case)
+    if target in _NEEDS_MODERATION and not moderation_is_current(assessment):
+        raise Conflict(
+            f"{case.reference} needs an agreed or varied moderation of its current assessment"
+            " before the meeting",
+            fields={"moderation": assessment.moderation},
+        )
+    if target == S.MODERATION and assessment.provisional:
+        raise Conflict(
+            "complete the threat-to-life assessment before moderation",
+            fields={"assessment": "provisional"},
+        )
+    outcome_in = _closing_outcome(case, target, outcome)
     case = lock_for_edit(
         session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
+    now = now or utcnow()
     before = case.state
     case.state = target.value
     if target == S.SUBMITTED:
-        case.submitted_at = utcnow()
-    if outcome:
-        case.outcome = outcome[:200]
+        case.submitted_at = now
+    if target == S.CLOSED:
+        _close(session, case, outcome_in, now)
     session.add(case)
     sync_board_row(session=session, case=case)
     record_event(
@@ -124,6 +186,41 @@ def transition(
     )
     session.flush()
     return case
+
+
+def _closing_outcome(case: Case, target: State, outcome: Any) -> OutcomeIn | None:
+    if target != S.CLOSED:
+        return None
+    if outcome is None:
+        if case.state in _NEEDS_GRADED_OUTCOME:
+            raise Invalid(
+                "outcome: required when closing active work (with a grade per 4P strand)",
+                fields={"outcome": "required"},
+            )
+        return None
+    outcome_in = validate(OutcomeIn, outcome)
+    missing = [name for name in Strand(case.strands).names() if name not in outcome_in.grades]
+    extra = [name for name in outcome_in.grades if name not in Strand(case.strands).names()]
+    if missing or extra:
+        raise Invalid(
+            f"outcome.grades: grade each 4P strand of the case ({missing=}, {extra=})",
+            fields={"outcome.grades": "one grade per strand of the case"},
+        )
+    return outcome_in
+
+
+def _close(session: Session, case: Case, outcome_in: OutcomeIn | None, now: datetime) -> None:
+    last = session.exec(
+        select(Decision.outcome)
+        .where(Decision.case_id == case.id)
+        .order_by(col(Decision.decided_at).desc(), col(Decision.id).desc())
+    ).first()
+    case.closed_at = now
+    case.next_review = None  # no operational review once closed: retention takes over
+    case.retain_until = retention_date(case, last, now.date())
+    if outcome_in is not None:
+        case.outcome = outcome_in.outcome
+        case.outcome_grades = json.dumps({k: v.value for k, v in outcome_in.grades.items()})
 
 
 def confidence_from_grading(source_grade: int, info_grade: str) -> int:
@@ -144,7 +241,10 @@ def log_intelligence(
     data: Any,
     now: datetime | None = None,
 ) -> IntelEntry:
-    """Log graded intelligence: sets the case's confidence and resets its intelligence age."""
+    """Log graded intelligence: sets the case's confidence and resets its intelligence age.
+
+    A change of confidence is a change of the assessment: moderation starts again.
+    """
     require(actor, "intel.log")
     intel_in = validate(IntelIn, data)
     now = now or utcnow()
@@ -168,9 +268,15 @@ def log_intelligence(
     )
     session.add(entry)
     assessment = get_assessment(session, case)
-    assessment.cf = confidence_from_grading(intel_in.source_grade, intel_in.info_grade)
+    confidence = confidence_from_grading(intel_in.source_grade, intel_in.info_grade)
+    if confidence != assessment.cf:
+        assessment.cf = confidence
+        refresh_vector(assessment)
+        reassessed(
+            session=session, actor=actor, case=case, assessment=assessment,
+            reason="new graded intelligence changed the confidence",
+        )  # fmt: skip
     assessment.intel_at = max(assessment.intel_at, received)
-    refresh_vector(assessment)
     session.add(assessment)
     score_case(session=session, case=case, assessment=assessment, reason=RunKind.EDIT, now=now)
     record_event(
@@ -188,6 +294,19 @@ def log_intelligence(
     return entry
 
 
+def awaits_moderation(session: Session, case: Case, assessment: Assessment) -> bool:
+    """True when a moderator may act: in `moderation`, or a threat to life decided at once
+    whose completed assessment is not yet moderated."""
+    if case.state == S.MODERATION:
+        return True
+    if assessment.provisional or moderation_is_current(assessment) or case.state == S.CLOSED:
+        return False
+    immediate = session.exec(
+        select(Decision.id).where(Decision.case_id == case.id, col(Decision.immediate))
+    ).first()
+    return immediate is not None
+
+
 def moderate_score(
     *,
     session: Session,
@@ -196,21 +315,51 @@ def moderate_score(
     expected_version: int,
     agree: bool,
     note: str = "",
+    varied: Any = None,
+    now: datetime | None = None,
 ) -> Case:
-    """A second analyst agrees with or varies the assessment before the meeting."""
+    """A second analyst agrees with the assessment, or varies it (inputs and rationale).
+
+    Varied inputs become the assessment and the score; the assessor's vector is kept.
+    """
     require(actor, "score.moderate")
+    moderation_in = validate(ModerationIn, {"agree": agree, "note": note, "varied": varied})
     case = lock_for_edit(
         session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
     assessment = get_assessment(session, case)
+    if not awaits_moderation(session, case, assessment):
+        raise Conflict(
+            f"{case.reference} is {case.state}; scores are moderated in moderation",
+            fields={"state": case.state},
+        )
     if assessment.assessed_by_id == actor.id:
         raise Forbidden("a score is moderated by someone other than its assessor")
-    if not agree and not note.strip():
-        raise Invalid("note: say why the score is varied", fields={"note": "required when varying"})
-    assessment.moderation = (ModerationState.AGREED if agree else ModerationState.VARIED).value
-    assessment.moderated_by_id, assessment.moderated_at = actor.id, utcnow()
-    assessment.moderation_note = note
+    now = now or utcnow()
+    before = assessment.vector
+    if moderation_in.varied is not None:
+        values = assessment_values(moderation_in.varied)
+        if values["vector"] == assessment.vector:
+            raise Invalid(
+                "varied: these are the assessment's own inputs; agree instead",
+                fields={"varied": "unchanged"},
+            )
+        if assessment.t == 1 and values["t"] != 1:
+            raise Invalid("varied.T: a threat to life keeps T=1", fields={"varied.T": "must be 1"})
+        values["rationale"] = assessment.rationale  # the assessor's rationale stays
+        for key, value in values.items():
+            setattr(assessment, key, value)
+        assessment.varied_from = before
+        assessment.version += 1
+    assessment.moderation = (
+        ModerationState.AGREED if moderation_in.agree else ModerationState.VARIED
+    ).value
+    assessment.moderated_by_id, assessment.moderated_at = actor.id, now
+    assessment.moderated_version = assessment.version
+    assessment.moderation_note = moderation_in.note
     session.add(assessment)
+    if moderation_in.varied is not None:
+        score_case(session=session, case=case, assessment=assessment, reason=RunKind.EDIT, now=now)
     record_event(
         session=session,
         actor=actor,
@@ -218,112 +367,124 @@ def moderate_score(
         action="score.moderate",
         entity_type="case",
         entity_id=case.id,
-        reason=note,
-        detail={"agree": agree},
-    )
+        reason=moderation_in.note,
+        detail={
+            "agree": moderation_in.agree, "from": before, "to": assessment.vector,
+            "assessment_version": assessment.version,
+        },
+    )  # fmt: skip
     session.flush()
     return case
 
 
-def record_decision(
-    *,
-    session: Session,
-    actor: User,
-    case_id: int,
-    expected_version: int,
-    data: Any,
-) -> Decision:
-    """Record the meeting's decision against the exact score version it saw."""
-    require(actor, "decision.record")
-    decision_in = validate(DecisionIn, data)
-    chair_id = decision_in.chair_id or pk(actor)
-    chair = session.get(User, chair_id)
-    if chair is None or chair.role != Role.CHAIR or not chair.is_active:
-        raise Invalid(
-            "chair_id: the decision must name a tasking chair", fields={"chair_id": "not a chair"}
-        )
-    if decision_in.grading_varied and not decision_in.variation_rationale.strip():
-        raise Invalid(
-            "variation_rationale: required when the chair varies the grading",
-            fields={"variation_rationale": "required"},
-        )
+def set_marking(
+    *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
+) -> Case:
+    """Set or raise a case's handling marking with a reason; lowering one needs the chair."""
+    require(actor, "case.mark")
+    marking_in = validate(MarkingIn, data)
     case = lock_for_edit(
         session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
-    if case.state != S.AWAITING_MEETING:
-        raise Conflict(
-            f"{case.reference} is {case.state}; decisions are for work awaiting the meeting",
-            fields={"state": case.state},
+    before = Marking(case.marking)
+    if marking_in.marking.level < before.level and actor.role != Role.CHAIR:
+        raise Forbidden("lowering a case's marking needs the tasking chair")
+    if not may_see_marking(actor, marking_in.marking.value):
+        raise Invalid(
+            "marking: above your clearance (you could no longer see the case)",
+            fields={"marking": "above your clearance"},
         )
-    score = session.get(CaseScore, case.id)
-    if score is None or score.score_version != decision_in.score_version:
-        shown = score.score_version if score else "none"
-        raise Conflict(
-            f"the score changed since it was shown (now version {shown}); review it first",
-            fields={"score_version": "stale"},
-        )
-    if decision_in.asset_id is not None and session.get(Asset, decision_in.asset_id) is None:
-        raise Invalid("asset_id: no such asset", fields={"asset_id": "no such asset"})
-    version = session.exec(
-        select(ModelVersion).where(ModelVersion.id == score.model_version_id)
-    ).one()
-    grading = engine_model(version).grading_text(score.band, score.position_grade)
-    decision = Decision(
-        case_id=pk(case),
-        score_version=score.score_version,
-        priority_shown=score.priority,
-        band_shown=score.band,
-        grading_shown=grading,
-        model_version_id=score.model_version_id,
-        outcome=decision_in.outcome,
-        grading_varied=decision_in.grading_varied,
-        variation_rationale=decision_in.variation_rationale,
-        information=decision_in.information,
-        threat_risk=decision_in.threat_risk,
-        powers_policy=decision_in.powers_policy,
-        options=decision_in.options,
-        action=decision_in.action,
-        chair_id=chair_id,
-        recorded_by_id=pk(actor),
-        asset_id=decision_in.asset_id,
-        hours_granted=decision_in.hours_granted,
-        conditions=decision_in.conditions,
-        owner_id=decision_in.owner_id,
-        strands=int(Strand.parse(decision_in.strands)),
-        next_review=decision_in.next_review,
-        dissent=decision_in.dissent,
+    case.marking = marking_in.marking.value
+    session.add(case)
+    record_event(
+        session=session, actor=actor, category="alteration", action="case.mark",
+        entity_type="case", entity_id=case.id, reason=marking_in.reason,
+        detail={"from": before.value, "to": case.marking},
+    )  # fmt: skip
+    session.flush()
+    return case
+
+
+def request_information(
+    *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
+) -> InfoRequest:
+    """A coordinator asks the requesting BCU for more: `triage` -> `information_requested`."""
+    require(actor, "info.request")
+    question_in = validate(QuestionIn, data)
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
-    session.add(decision)
-    case.state = decision_in.outcome
-    if decision_in.outcome == "adopted":
-        case.allocated_hours = decision_in.hours_granted
-    if decision_in.next_review:
-        case.next_review = decision_in.next_review
+    if case.kind != CaseKind.REQUEST or case.state != S.TRIAGE:
+        raise Conflict(
+            f"{case.reference} is not a BCU request in triage", fields={"state": case.state}
+        )
+    asked = InfoRequest(case_id=pk(case), question=question_in.question, asked_by_id=pk(actor))
+    session.add(asked)
+    case.state = S.INFORMATION_REQUESTED.value
     session.add(case)
     sync_board_row(session=session, case=case)
     session.flush()
     record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="decision.record",
-        entity_type="case",
-        entity_id=case.id,
-        detail={
-            "decision": decision.id,
-            "outcome": decision.outcome,
-            "score_version": score.score_version,
-        },
+        session=session, actor=actor, category="alteration", action="case.transition",
+        entity_type="case", entity_id=case.id, reason="more information requested from the BCU",
+        detail={"from": S.TRIAGE.value, "to": case.state, "info_request": asked.id},
+    )  # fmt: skip
+    return asked
+
+
+def answer_information_request(
+    *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
+) -> InfoRequest:
+    """The requesting BCU answers the open question; the request returns to `triage`."""
+    require(actor, "info.answer")
+    answer_in = validate(AnswerIn, data)
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )
-    return decision
+    asked = session.exec(
+        select(InfoRequest).where(
+            InfoRequest.case_id == case.id, col(InfoRequest.answered_at).is_(None)
+        )
+    ).first()
+    if case.state != S.INFORMATION_REQUESTED or asked is None:
+        raise Conflict(f"{case.reference} has no open question", fields={"state": case.state})
+    asked.answer, asked.answered_by_id, asked.answered_at = answer_in.answer, actor.id, utcnow()
+    session.add(asked)
+    case.state = S.TRIAGE.value
+    session.add(case)
+    sync_board_row(session=session, case=case)
+    record_event(
+        session=session, actor=actor, category="collection", action="case.transition",
+        entity_type="case", entity_id=case.id, reason="the BCU answered the request",
+        detail={"from": S.INFORMATION_REQUESTED.value, "to": case.state, "info_request": asked.id},
+    )  # fmt: skip
+    session.flush()
+    return asked
+
+
+def information_requests(*, session: Session, actor: User, case_id: int) -> list[InfoRequest]:
+    """The questions asked about a case the actor may see, and the answers, oldest first."""
+    case = get_case(session=session, actor=actor, case_id=case_id, log_view=False)
+    return list(
+        session.exec(
+            select(InfoRequest).where(InfoRequest.case_id == case.id).order_by(col(InfoRequest.id))
+        ).all()
+    )
 
 
 __all__ = [
     "TRANSITIONS",
     "allowed_transitions",
+    "answer_information_request",
+    "awaits_moderation",
+    "case_decisions",
     "confidence_from_grading",
+    "information_requests",
     "log_intelligence",
     "moderate_score",
     "record_decision",
+    "request_information",
+    "retention_date",
+    "set_marking",
     "transition",
 ]

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from tasking.db import make_engine, session_scope
 from tasking.migrate import upgrade
-from tasking.models import Role, Theme, Unit, UnitKind, User
+from tasking.models import Asset, Role, Theme, Unit, UnitKind, User
 from tasking.services.users import hash_password
 from tests.support.postgres import ThrowawayPostgres
 
@@ -82,10 +82,23 @@ class Org:
         self.theme2 = Theme(code="FRAUD", name="Fraud")
         session.add_all([self.bcu_a, self.bcu_b, self.hub, self.theme, self.theme2])
         session.flush()
+        self.surveillance = Asset(
+            code="SURV-1", name="Surveillance team", asset_type="surveillance",
+            hub_id=self.hub.id, weekly_capacity_hours=120,
+        )  # fmt: skip
+        self.drones = Asset(
+            code="DRONE-1", name="Drone unit", asset_type="drones", hub_id=self.hub.id,
+            weekly_capacity_hours=40,
+        )  # fmt: skip
+        session.add_all([self.surveillance, self.drones])
+        session.flush()
         self._hash = password_hash
         self.users: dict[str, User] = {}
         for role in Role:
             self.users[role.value] = self.add_user(session, role.value, role.value)
+        # The asset owner owns the drone unit (so surveillance requests are not theirs).
+        self.users[Role.ASSET_OWNER.value].asset_id = self.drones.id
+        session.add(self.users[Role.ASSET_OWNER.value])
         self.users["bcu_a"] = self.users[Role.BCU_REQUESTER.value]
         self.users["bcu_b"] = self.add_user(session, "bcu_b", Role.BCU_REQUESTER.value, self.bcu_b)
         self.users["analyst2"] = self.add_user(session, "analyst2", Role.ANALYST.value)

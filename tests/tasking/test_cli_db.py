@@ -57,7 +57,7 @@ def test_init_seed_rescore_demo(runner: CliRunner, tmp_path: Path) -> None:
     assert "already present" in again.output
     result = runner.invoke(main, ["rescore"])
     assert result.exit_code == 0, result.output
-    assert "rescored 15 open cases" in result.output
+    assert "rescored 12 open cases" in result.output
 
     engine = make_engine(f"sqlite:///{tmp_path / 'tasking.db'}")
     with Session(engine) as session:

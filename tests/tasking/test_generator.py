@@ -26,6 +26,7 @@ from tasking.models import (
     Assessment,
     Asset,
     Case,
+    CaseKind,
     CaseScore,
     Role,
     ScoreHistory,
@@ -334,7 +335,11 @@ def test_generate_cases_board_pages_are_in_ranking_order(generated: Generated) -
     assert wanted
 
     own = walk(generated.engine, generated.org.requester)
-    mine = [c.id for c, _ in expected if c.bcu_id == generated.org.requester_bcu]
+    mine = [
+        c.id
+        for c, _ in expected
+        if c.bcu_id == generated.org.requester_bcu and c.kind == CaseKind.REQUEST
+    ]  # their own BCU's requests only, never operations or intelligence cases
     assert [r.case_id for r in own] == mine
     assert len(mine) < len(expected)
 

@@ -1,68 +1,47 @@
-"""The life of a case: transitions, moderation, intelligence and decisions."""
+"""The life of a case: transitions, moderation gating the meeting, intelligence, markings,
+questions to the BCU and closing (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from tasking.db import session_scope
-from tasking.models import Assessment, AuditEvent, Case, CaseScore, Decision, State, utcnow
-from tasking.services.cases import submit_asset_request
-from tasking.services.errors import Conflict, Forbidden, Invalid
+from tasking.models import AuditEvent, Case, CaseScore, InfoRequest, State, utcnow
+from tasking.services.cases import get_case, update_assessment
+from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tasking.services.rescore import rescore_all
 from tasking.services.workflow import (
+    answer_information_request,
     confidence_from_grading,
+    information_requests,
     log_intelligence,
-    moderate_score,
-    record_decision,
+    request_information,
+    retention_date,
+    set_marking,
     transition,
 )
 from tests.support.intel import set_intel_at
 from tests.tasking.conftest import Org
+from tests.tasking.flow import (
+    RequestData,
+    assessment_of,
+    decide,
+    moderate,
+    move,
+    submit,
+    to_meeting,
+    version_of,
+)
 
-RequestData = Callable[..., dict[str, Any]]
-
-
-def submit(
-    engine: Engine, org: Org, request_data: RequestData, **assessment: Any
-) -> tuple[int, int]:
-    """Submit one request; returns (case id, version)."""
-    with session_scope(engine) as session:
-        case = submit_asset_request(
-            session=session, actor=org.users["bcu_a"], data=request_data(assessment=assessment)
-        )
-        assert case.id is not None
-        return case.id, case.version
-
-
-def move(engine: Engine, org: Org, case_id: int, *states: str, who: str = "coordinator") -> int:
-    """Walk a case through states; returns the final version."""
-    version = 0
-    for state in states:
-        with session_scope(engine) as session:
-            version = session.get(Case, case_id).version  # type: ignore[union-attr]
-            case = transition(
-                session=session, actor=org.users[who], case_id=case_id,
-                expected_version=version, to_state=state, reason=f"to {state}",
-            )  # fmt: skip
-            version = case.version
-    return version
-
-
-def to_meeting(engine: Engine, org: Org, case_id: int) -> int:
-    """Take a submitted case to the tasking meeting, moderated on the way."""
-    version = move(engine, org, case_id, "triage", "scoring", "moderation")
-    with session_scope(engine) as session:
-        version = moderate_score(
-            session=session, actor=org.users["analyst2"], case_id=case_id,
-            expected_version=version, agree=True,
-        ).version  # fmt: skip
-    return move(engine, org, case_id, "awaiting_meeting")
+VARIED = {
+    "P": 0, "Ps": 2, "F": 2, "C": 2, "S": 2, "V": 0, "L": 3, "Cf": "H",
+    "Ca": 1, "Cb": 2, "O": 2, "T": 0,
+}  # fmt: skip
 
 
 def test_transition_path_to_meeting_is_audited(
@@ -93,11 +72,12 @@ def test_transition_illegal_move_refused_with_allowed_states(
             expected_version=version, to_state="active", reason="skip ahead",
         )  # fmt: skip
     assert "allowed: closed, triage" in caught.value.message
-    with pytest.raises(Conflict), session_scope(engine) as session:
-        transition(
-            session=session, actor=org.users["coordinator"], case_id=case_id,
-            expected_version=version, to_state="adopted", reason="no decision",
-        )  # fmt: skip
+    for state, error in (("adopted", Conflict), ("information_requested", Conflict)):
+        with pytest.raises(error), session_scope(engine) as session:
+            transition(
+                session=session, actor=org.users["coordinator"], case_id=case_id,
+                expected_version=version, to_state=state, reason="no decision",
+            )  # fmt: skip
     with pytest.raises(Invalid), session_scope(engine) as session:
         transition(
             session=session, actor=org.users["coordinator"], case_id=case_id,
@@ -112,65 +92,124 @@ def test_transition_illegal_move_refused_with_allowed_states(
         assert session.get(Case, case_id).state == State.SUBMITTED  # type: ignore[union-attr]
 
 
-def test_threat_to_life_fast_tracks_to_meeting(
-    engine: Engine, org: Org, request_data: RequestData
-) -> None:
-    case_id, version = submit(engine, org, request_data, T=1)
-    assert move(engine, org, case_id, "awaiting_meeting") == version + 1
-    ordinary, _ = submit(engine, org, request_data)
-    with pytest.raises(Conflict):
-        move(engine, org, ordinary, "awaiting_meeting")
-
-
-def test_moderation_needs_a_second_person(
+def test_meeting_refused_until_moderation_agreed(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
     case_id, _ = submit(engine, org, request_data)
-    version = move(engine, org, case_id, "triage", "scoring", "moderation")
-    with session_scope(engine) as session:
-        case = session.get(Case, case_id)
-        assessment = session.get(Assessment, case_id)
-        assert assessment is not None
-        assessment.assessed_by_id = org.users["analyst"].id  # type: ignore[assignment]
-        session.add(assessment)
-        assert case is not None
-    with pytest.raises(Forbidden), session_scope(engine) as session:
-        moderate_score(
+    move(engine, org, case_id, "triage", "scoring", "moderation")
+    with pytest.raises(Conflict) as caught:
+        move(engine, org, case_id, "awaiting_meeting")
+    assert caught.value.fields == {"moderation": "pending"}
+    moderate(engine, org, case_id)
+    move(engine, org, case_id, "awaiting_meeting")
+
+
+def test_moderation_only_by_another_analyst_in_moderation(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)
+    move(engine, org, case_id, "triage", "scoring")
+    with pytest.raises(Conflict):  # not yet in moderation
+        moderate(engine, org, case_id)
+    with session_scope(engine) as session:  # the analyst assesses the case
+        update_assessment(
             session=session, actor=org.users["analyst"], case_id=case_id,
-            expected_version=version, agree=True,
+            expected_version=version_of(engine, case_id),
+            data={**VARIED, "L": 4, "rationale": "Analyst's assessment."},
         )  # fmt: skip
-    with pytest.raises(Invalid), session_scope(engine) as session:
-        moderate_score(
-            session=session, actor=org.users["analyst2"], case_id=case_id,
-            expected_version=version, agree=False, note="  ",
-        )  # fmt: skip
+    move(engine, org, case_id, "moderation")
+    with pytest.raises(Forbidden):  # the assessor
+        moderate(engine, org, case_id, who="analyst")
+    with pytest.raises(Forbidden):  # not an analyst
+        moderate(engine, org, case_id, who="coordinator")
+    with pytest.raises(Invalid) as caught:  # varying needs the inputs and a rationale
+        moderate(engine, org, case_id, agree=False, note="Likelihood overstated")
+    assert "body" in caught.value.fields or "varied" in str(caught.value.fields)
+    with pytest.raises(Invalid):
+        moderate(engine, org, case_id, agree=False, note="  ", varied=VARIED)
+    moderate(engine, org, case_id, agree=True)
+    assert assessment_of(engine, case_id).moderation == "agreed"
+
+
+def test_varied_moderation_becomes_the_score_and_keeps_the_assessors_inputs(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)
+    move(engine, org, case_id, "triage", "scoring", "moderation")
+    before = assessment_of(engine, case_id)
+    moderate(engine, org, case_id, agree=False, note="Likelihood overstated", varied=VARIED)
+    after = assessment_of(engine, case_id)
+    assert (after.moderation, after.moderation_note) == ("varied", "Likelihood overstated")
+    assert after.varied_from == before.vector
+    assert after.vector == "MoRiLE:1/P:0/Ps:2/F:2/C:2/S:2/V:0/L:3/Cf:H/Ca:1/Cb:2/O:2/T:0"
+    assert after.version == before.version + 1 == after.moderated_version
+    with Session(engine) as session:
+        score = session.get(CaseScore, case_id)
+        assert score is not None
+        assert score.vector == after.vector
+        assert score.priority == pytest.approx(6 * 1.2 * 3)
+    move(engine, org, case_id, "awaiting_meeting")  # a varied moderation gates like agreed
+
+
+def test_assessment_change_after_moderation_sends_case_back_with_reason(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)
+    to_meeting(engine, org, case_id)
     with session_scope(engine) as session:
-        moderate_score(
-            session=session, actor=org.users["analyst2"], case_id=case_id,
-            expected_version=version, agree=False, note="Likelihood overstated",
+        update_assessment(
+            session=session, actor=org.users["analyst"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data={**VARIED, "L": 5},
+            reason="New reporting: offending escalating",
         )  # fmt: skip
     with Session(engine) as session:
-        assessment = session.get(Assessment, case_id)
-        assert assessment is not None
-        assert (assessment.moderation, assessment.moderation_note) == (
-            "varied",
-            "Likelihood overstated",
-        )
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert case.state == State.MODERATION
+        last = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == "case.transition")
+            .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
+        ).first()
+        assert last is not None
+        assert last.reason == "back to moderation: New reporting: offending escalating"
+    assessment = assessment_of(engine, case_id)
+    assert (assessment.moderation, assessment.moderated_version) == ("pending", None)
+    with pytest.raises(Conflict):
+        move(engine, org, case_id, "awaiting_meeting")
+
+
+def test_confidence_change_sends_case_back_to_moderation(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)  # Cf H
+    to_meeting(engine, org, case_id)
+    data = {
+        "source_grade": 1, "info_grade": "A", "handling": "P",
+        "summary": "Fictional report, same grade.", "received_at": utcnow().isoformat(),
+    }  # fmt: skip
+    with session_scope(engine) as session:  # H again: no change of assessment
+        log_intelligence(
+            session=session, actor=org.users["analyst"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=data,
+        )  # fmt: skip
+    assert assessment_of(engine, case_id).moderation == "agreed"
+    with session_scope(engine) as session:  # 2C: confidence M
+        log_intelligence(
+            session=session, actor=org.users["analyst"], case_id=case_id,
+            expected_version=version_of(engine, case_id),
+            data={**data, "source_grade": 2, "info_grade": "C"},
+        )  # fmt: skip
+    with Session(engine) as session:
+        assert session.get(Case, case_id).state == State.MODERATION  # type: ignore[union-attr]
+    assert assessment_of(engine, case_id).moderation == "pending"
 
 
 @pytest.mark.parametrize(
     ("source", "info", "expected"),
-    [
-        (1, "A", 2),
-        (1, "B", 2),
-        (1, "C", 1),
-        (2, "A", 1),
-        (2, "C", 1),
-        (3, "A", 0),
-        (1, "D", 0),
-        (2, "E", 0),
-    ],
-)
+    [(1, "A", 2), (1, "B", 2), (1, "C", 1), (2, "A", 1), (2, "C", 1), (3, "A", 0), (1, "D", 0),
+     (2, "E", 0)],
+)  # fmt: skip
 def test_confidence_from_grading_matches_domain_mapping(
     source: int, info: str, expected: int
 ) -> None:
@@ -213,52 +252,140 @@ def test_log_intelligence_sets_confidence_and_resets_age(
     assert "received_at" in caught.value.fields
 
 
-def decision_data(score_version: int, **extra: Any) -> dict[str, Any]:
-    """A complete decision under the NDM headings."""
-    return {
-        "outcome": "adopted", "score_version": score_version,
-        "information": "Fictional reporting shows weekly supply.",
-        "threat_risk": "High harm to vulnerable users.", "action": "Task surveillance for 4 weeks.",
-        "hours_granted": 40, **extra,
-    }  # fmt: skip
-
-
-def test_record_decision_against_exact_score_version(
+def test_information_requested_and_answered_returns_to_triage(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
     case_id, _ = submit(engine, org, request_data)
-    version = to_meeting(engine, org, case_id)
-    with Session(engine) as session:
-        shown = session.get(CaseScore, case_id)
-        assert shown is not None
-    with pytest.raises(Conflict) as caught, session_scope(engine) as session:
-        record_decision(
-            session=session, actor=org.users["chair"], case_id=case_id,
-            expected_version=version, data=decision_data(shown.score_version + 1),
-        )  # fmt: skip
-    assert "score_version" in caught.value.fields
-    with pytest.raises(Forbidden), session_scope(engine) as session:
-        record_decision(
-            session=session, actor=org.users["analyst"], case_id=case_id,
-            expected_version=version, data=decision_data(shown.score_version),
-        )  # fmt: skip
-    with pytest.raises(Invalid), session_scope(engine) as session:
-        record_decision(
+    question = {"question": "Which addresses has the offender used this month?"}
+    with pytest.raises(Conflict), session_scope(engine) as session:  # not in triage yet
+        request_information(
             session=session, actor=org.users["coordinator"], case_id=case_id,
-            expected_version=version,
-            data=decision_data(shown.score_version, chair_id=org.users["analyst"].id),
+            expected_version=version_of(engine, case_id), data=question,
+        )  # fmt: skip
+    move(engine, org, case_id, "triage")
+    with pytest.raises(Forbidden), session_scope(engine) as session:
+        request_information(
+            session=session, actor=org.users["analyst"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=question,
         )  # fmt: skip
     with session_scope(engine) as session:
-        record_decision(
-            session=session, actor=org.users["chair"], case_id=case_id,
-            expected_version=version, data=decision_data(shown.score_version),
+        request_information(
+            session=session, actor=org.users["coordinator"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=question,
         )  # fmt: skip
     with Session(engine) as session:
-        decision = session.exec(select(Decision).where(Decision.case_id == case_id)).one()
-        assert decision.priority_shown == shown.priority
-        assert decision.grading_shown == "Monitor (BCU-owned)"  # P3, Strong
-        assert decision.chair_id == org.users["chair"].id
         case = session.get(Case, case_id)
         assert case is not None
-        assert (case.state, case.allocated_hours) == ("adopted", 40)
-    assert move(engine, org, case_id, "active") > version
+        assert case.state == State.INFORMATION_REQUESTED
+    answer = {"answer": "Two fictional addresses, listed in the attached log."}
+    with pytest.raises(NotFound), session_scope(engine) as session:  # another BCU
+        answer_information_request(
+            session=session, actor=org.users["bcu_b"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=answer,
+        )  # fmt: skip
+    with session_scope(engine) as session:
+        answer_information_request(
+            session=session, actor=org.users["bcu_a"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=answer,
+        )  # fmt: skip
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert case.state == State.TRIAGE
+        asked = session.exec(select(InfoRequest)).one()
+        assert (asked.question, asked.answer) == (question["question"], answer["answer"])
+        assert asked.answered_by_id == org.users["bcu_a"].id
+        seen = information_requests(session=session, actor=org.users["bcu_a"], case_id=case_id)
+        assert [q.id for q in seen] == [asked.id]
+    with pytest.raises(Conflict), session_scope(engine) as session:  # nothing open now
+        answer_information_request(
+            session=session, actor=org.users["bcu_a"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=answer,
+        )  # fmt: skip
+
+
+def test_marking_raised_with_reason_lowered_only_by_chair_and_hidden_above_clearance(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)
+    with session_scope(engine) as session:
+        for name in ("coordinator", "chair"):
+            user = session.get(type(org.users[name]), org.users[name].id)
+            assert user is not None
+            user.clearance = "SECRET"
+            session.add(user)
+            org.users[name].clearance = "SECRET"
+    secret = {"marking": "SECRET", "reason": "Covert tactics disclosed in the summary."}
+    with pytest.raises(Invalid), session_scope(engine) as session:  # above the analyst's clearance
+        set_marking(
+            session=session, actor=org.users["analyst"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=secret,
+        )  # fmt: skip
+    with pytest.raises(Invalid), session_scope(engine) as session:  # a reason is required
+        set_marking(
+            session=session, actor=org.users["coordinator"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data={"marking": "SECRET"},
+        )  # fmt: skip
+    with session_scope(engine) as session:
+        set_marking(
+            session=session, actor=org.users["coordinator"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=secret,
+        )  # fmt: skip
+    with Session(engine) as session:  # the requester and the analyst no longer see it
+        for name in ("bcu_a", "analyst"):
+            with pytest.raises(NotFound):
+                get_case(session=session, actor=org.users[name], case_id=case_id)
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.mark")).one()
+        assert event.reason == secret["reason"]
+    lower = {"marking": "OFFICIAL-SENSITIVE", "reason": "Tactics removed from the summary."}
+    with pytest.raises(Forbidden), session_scope(engine) as session:
+        set_marking(
+            session=session, actor=org.users["coordinator"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=lower,
+        )  # fmt: skip
+    with session_scope(engine) as session:
+        set_marking(
+            session=session, actor=org.users["chair"], case_id=case_id,
+            expected_version=version_of(engine, case_id), data=lower,
+        )  # fmt: skip
+    with Session(engine) as session:
+        assert get_case(session=session, actor=org.users["bcu_a"], case_id=case_id).marking == (
+            "OFFICIAL-SENSITIVE"
+        )
+
+
+def test_closing_active_work_needs_graded_outcome_per_strand_and_sets_retention(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)  # strands: Pursue
+    to_meeting(engine, org, case_id)
+    decide(engine, org, case_id, assets=[{"asset_id": org.surveillance.id, "hours": 40}])
+    move(engine, org, case_id, "active")
+    close = {"case_id": case_id, "to_state": "closed", "reason": "Operation concluded"}
+    for outcome in (
+        None,
+        {"outcome": "Two arrests", "grades": {"Protect": "minor"}},  # not the case's strand
+        {"outcome": "Two arrests", "grades": {"Pursue": "huge"}},
+    ):
+        with pytest.raises(Invalid), session_scope(engine) as session:
+            transition(
+                session=session, actor=org.users["coordinator"],
+                expected_version=version_of(engine, case_id), outcome=outcome, **close,
+            )  # fmt: skip
+    with session_scope(engine) as session:
+        transition(
+            session=session, actor=org.users["coordinator"],
+            expected_version=version_of(engine, case_id),
+            outcome={"outcome": "Two arrests", "grades": {"pursue": "significant"}},
+            **close,
+        )  # fmt: skip
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert case.state == State.CLOSED
+        assert json.loads(case.outcome_grades) == {"Pursue": "significant"}
+        assert case.next_review is None
+        assert case.closed_at is not None
+        assert case.retain_until == retention_date(case, "adopted", case.closed_at.date())
+        # request, adopted: 6 years in config/workflow.toml
+        assert case.retain_until.year == case.closed_at.year + 6  # type: ignore[union-attr]
