@@ -11,29 +11,54 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
-from datetime import date, datetime
+import logging
+import math
+import time
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, date, datetime
+from threading import Lock, Thread
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, select, true, tuple_
+import numpy as np
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select, true, tuple_
 from sqlmodel import Session, col
 
 import scoring
 from tasking.models import (
+    ASSET_TYPES,
     BOARD_ORDER,
     NO_DEADLINE,
     Assessment,
     Case,
     CaseKind,
     CaseScore,
+    RankSnapshot,
     State,
     User,
 )
-from tasking.services.access import case_scope, require
+from tasking.services.access import bcu_scope, require
 from tasking.services.errors import Invalid
+from tasking.services.runs import decode_snapshot
+from tasking.services.scores import INPUT_SHIFTS
 
 MAX_PAGE = 200
 _ORDER_COLUMNS = [getattr(CaseScore, name) for name in BOARD_ORDER]
+MAX_ID = 2**31 - 1
+# Total harm bands of the risk matrix (lower edge inclusive). With the default
+# numbers total harm runs 0..28.8 (16 x 1.8 x 1.5), and most cases sit low.
+HARM_BANDS: tuple[tuple[float, float | None, str], ...] = (
+    (0.0, 4.0, "Low"),
+    (4.0, 8.0, "Moderate"),
+    (8.0, 12.0, "Substantial"),
+    (12.0, 18.0, "Serious"),
+    (18.0, None, "Critical"),
+)
+LIKELIHOODS = (1, 2, 3, 4, 5)
+_L_SHIFT = INPUT_SHIFTS["L"]
+# Counts for a filter (band counts and the risk matrix) are kept this long per process:
+# counting a whole board of a million cases is the slowest part of a page.
+COUNTS_TTL_S = 30.0
+COUNTS_STALE_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,32 @@ class BoardFilter:
     band: int | None = None
     state: str | None = None
     kind: int | None = None
+    harm_band: int | None = None  # index into HARM_BANDS
+    likelihood: int | None = None  # 1..5
+
+    @property
+    def active(self) -> bool:
+        """True when any filter is set."""
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+    def to_params(self) -> dict[str, str]:
+        """The query parameters that give these filters back through `from_params`."""
+        params: dict[str, str] = {}
+        for name in ("hub_id", "bcu_id", "theme_id", "asset_type", "state", "likelihood"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = str(value)
+        if self.band is not None:
+            params["band"] = scoring.BANDS[self.band]
+        if self.kind is not None:
+            params["kind"] = CaseKind(self.kind).name.lower()
+        if self.harm_band is not None:
+            params["harm"] = str(self.harm_band)
+        return params
+
+    def with_(self, **changes: Any) -> BoardFilter:
+        """A copy with some filters changed."""
+        return replace(self, **changes)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> BoardFilter:
@@ -56,10 +107,21 @@ class BoardFilter:
         for name in ("hub_id", "bcu_id", "theme_id"):
             raw = params.get(name)
             if raw not in (None, ""):
-                try:
-                    values[name] = int(str(raw))
-                except ValueError:
+                number = _whole(raw, 1, MAX_ID)
+                if number is None:
                     problems[name] = "must be a whole number"
+                else:
+                    values[name] = number
+        harm = params.get("harm")
+        if harm not in (None, ""):
+            values["harm_band"] = _whole(harm, 0, len(HARM_BANDS) - 1)
+            if values["harm_band"] is None:
+                problems["harm"] = f"must be a harm band 0..{len(HARM_BANDS) - 1}"
+        likelihood = params.get("likelihood")
+        if likelihood not in (None, ""):
+            values["likelihood"] = _whole(likelihood, 1, 5)
+            if values["likelihood"] is None:
+                problems["likelihood"] = "must be 1..5"
         band = params.get("band")
         if band not in (None, ""):
             if str(band) in scoring.BANDS:
@@ -81,11 +143,31 @@ class BoardFilter:
                 problems["kind"] = "must be operation, intelligence or request"
         asset_type = params.get("asset_type")
         if asset_type not in (None, ""):
-            values["asset_type"] = str(asset_type)[:32]
+            if str(asset_type) in ASSET_TYPES:
+                values["asset_type"] = str(asset_type)
+            else:
+                problems["asset_type"] = "unknown asset type"
         if problems:
             summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
             raise Invalid(f"invalid filter: {summary}", fields=problems)
         return cls(**values)
+
+
+def _whole(raw: Any, low: int, high: int) -> int | None:
+    """A whole number in low..high from a query string, else None."""
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def harm_band_of(total_harm: float) -> int:
+    """The risk matrix's harm band (index into HARM_BANDS) of a total harm."""
+    for index, (_low, high, _label) in enumerate(HARM_BANDS):
+        if high is None or total_harm < high:
+            return index
+    return len(HARM_BANDS) - 1
 
 
 @dataclass(frozen=True)
@@ -124,6 +206,7 @@ class BoardRow:
     position_grade: int
     score_version: int
     scored_at: datetime
+    inputs: int = 0  # packed factor codes (scores.pack_inputs)
 
 
 @dataclass(frozen=True)
@@ -133,6 +216,8 @@ class BoardPage:
     rows: list[BoardRow]
     next_cursor: str | None
     filters: BoardFilter = field(default_factory=BoardFilter)
+    # The cursor of the page before this one (None on the first page).
+    prev_cursor: str | None = None
 
 
 def encode_cursor(keys: tuple[Any, ...], rank: int) -> str:
@@ -161,12 +246,26 @@ def decode_cursor(cursor: str) -> tuple[tuple[Any, ...], int]:
             float(priority),
             int(position),
             date.fromisoformat(deadline),
-            datetime.fromisoformat(submitted),
+            _utc(datetime.fromisoformat(submitted)),
             int(case_id),
         )
+        # Values the columns could never hold are as malformed as bad JSON.
+        if (
+            keys[0] not in (0, 1)
+            or not math.isfinite(keys[1])
+            or not -100 <= keys[2] <= 0
+            or not 0 <= keys[5] <= MAX_ID
+            or not 0 <= int(rank) <= MAX_ID
+        ):
+            raise ValueError("cursor out of range")
         return keys, int(rank)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
         raise Invalid("cursor: malformed page cursor", fields={"cursor": "malformed"}) from None
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware UTC datetime (stored keys are aware; a naive one is taken as UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
@@ -174,12 +273,24 @@ AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
 def _filtered(query: AnySelect, actor: User, filters: BoardFilter) -> AnySelect:
     # `= true` (not IS) so SQLite sees the partial board index's own predicate.
-    query = query.where(col(CaseScore.on_board) == true(), case_scope(actor, on="score"))
+    query = query.where(col(CaseScore.on_board) == true(), bcu_scope(actor, CaseScore.bcu_id))
     for name in ("hub_id", "bcu_id", "theme_id", "asset_type", "band", "state", "kind"):
         value = getattr(filters, name)
         if value is not None:
             query = query.where(getattr(CaseScore, name) == value)
+    if filters.harm_band is not None:
+        low, high, _label = HARM_BANDS[filters.harm_band]
+        query = query.where(col(CaseScore.total_harm) >= low)
+        if high is not None:
+            query = query.where(col(CaseScore.total_harm) < high)
+    if filters.likelihood is not None:
+        query = query.where(_likelihood_column() == filters.likelihood)
     return query
+
+
+def _likelihood_column() -> ColumnElement[int]:
+    """Likelihood (L) unpacked from `case_score.inputs` in SQL."""
+    return col(CaseScore.inputs).op(">>")(literal(_L_SHIFT)).op("&")(literal(7))
 
 
 def board_page(
@@ -189,8 +300,13 @@ def board_page(
     filters: BoardFilter | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    before: str | None = None,
 ) -> BoardPage:
-    """One page of a board in SCORING.md order, scoped to what the actor may see."""
+    """One page of a board in SCORING.md order, scoped to what the actor may see.
+
+    `cursor` continues after a page (its `next_cursor`); `before` goes back to
+    the page before one (its `prev_cursor`), by the same index read backwards.
+    """
     require(actor, "board.view")
     filters = filters or BoardFilter()
     if not 1 <= limit <= MAX_PAGE:
@@ -202,27 +318,46 @@ def board_page(
         actor,
         filters,
     )
-    start_rank = 0
-    if cursor:
-        keys, start_rank = decode_cursor(cursor)
-        after = [
-            bindparam(f"k{i}", value, type_=col.type)
-            for i, (col, value) in enumerate(zip(_ORDER_COLUMNS, keys, strict=True))
-        ]
-        query = query.where(tuple_(*_ORDER_COLUMNS) > tuple_(*after))
-    query = query.order_by(*_ORDER_COLUMNS).limit(limit + 1)
-    results = session.execute(query).all()
+    if before:
+        keys, rank_before = decode_cursor(before)
+        backwards = query.where(tuple_(*_ORDER_COLUMNS) < _keys_param(keys))
+        backwards = backwards.order_by(*(c.desc() for c in _ORDER_COLUMNS)).limit(limit + 1)
+        earlier = session.execute(backwards).all()
+        if len(earlier) <= limit:  # at (or, after changes, near) the top: the first page
+            return board_page(session=session, actor=actor, filters=filters, limit=limit)
+        results = list(reversed(earlier[:limit]))
+        start_rank = max(rank_before - limit, 1)  # a row before this page remains
+        results.append(results[-1])  # there is a next page: the one we came from
+    else:
+        start_rank = 0
+        if cursor:
+            keys, start_rank = decode_cursor(cursor)
+            query = query.where(tuple_(*_ORDER_COLUMNS) > _keys_param(keys))
+        query = query.order_by(*_ORDER_COLUMNS).limit(limit + 1)
+        results = list(session.execute(query).all())
     rows = [
         _row(score, case, moderation, start_rank + i + 1)
         for i, (score, case, moderation) in enumerate(results[:limit])
     ]
-    next_cursor = None
+    next_cursor = prev_cursor = None
     if len(results) > limit:
-        last = results[limit - 1][0]
-        next_cursor = encode_cursor(
-            tuple(getattr(last, name) for name in BOARD_ORDER), start_rank + limit
+        next_cursor = encode_cursor(_keys_of(results[limit - 1][0]), start_rank + limit)
+    if rows and start_rank > 0:
+        prev_cursor = encode_cursor(_keys_of(results[0][0]), start_rank)
+    return BoardPage(rows=rows, next_cursor=next_cursor, filters=filters, prev_cursor=prev_cursor)
+
+
+def _keys_of(score: CaseScore) -> tuple[Any, ...]:
+    return tuple(getattr(score, name) for name in BOARD_ORDER)
+
+
+def _keys_param(keys: tuple[Any, ...]) -> Any:
+    return tuple_(
+        *(
+            bindparam(f"k{i}", value, type_=column.type)
+            for i, (column, value) in enumerate(zip(_ORDER_COLUMNS, keys, strict=True))
         )
-    return BoardPage(rows=rows, next_cursor=next_cursor, filters=filters)
+    )
 
 
 def _row(score: CaseScore, case: Case, moderation: str, rank: int) -> BoardRow:
@@ -259,6 +394,7 @@ def _row(score: CaseScore, case: Case, moderation: str, rank: int) -> BoardRow:
         position_grade=score.position_grade,
         score_version=score.score_version,
         scored_at=score.scored_at,
+        inputs=score.inputs,
     )
 
 
@@ -273,4 +409,210 @@ def band_counts(
     return {name: int(counts.get(code, 0)) for code, name in enumerate(scoring.BANDS)}
 
 
-__all__ = ["NO_DEADLINE", "BoardFilter", "BoardPage", "BoardRow", "band_counts", "board_page"]
+@dataclass(frozen=True)
+class BoardCounts:
+    """Band counts of a filtered board and its risk matrix, as counted at `counted_at`."""
+
+    bands: dict[str, int]
+    # matrix[harm band][likelihood - 1]: cases in the cell, under the board's filters
+    # other than harm band and likelihood (so the matrix stays a way to move around).
+    matrix: list[list[int]]
+    counted_at: datetime
+
+
+_counts_cache: dict[tuple[Any, ...], tuple[float, BoardCounts]] = {}
+_counts_refreshing: set[tuple[Any, ...]] = set()
+_counts_lock = Lock()
+_CACHE_ENTRIES = 512
+log = logging.getLogger(__name__)
+
+
+def board_counts(
+    *, session: Session, actor: User, filters: BoardFilter | None = None, now: float | None = None
+) -> BoardCounts:
+    """Band counts and risk matrix counts for a filter, shared by actors of the same scope.
+
+    Counted afresh at most every COUNTS_TTL_S per process; an older count is
+    still served for up to COUNTS_STALE_S while a thread counts again, so only
+    the first look at a filter waits for the count.
+    """
+    require(actor, "board.view")
+    filters = filters or BoardFilter()
+    key = (_engine_key(session), _scope_key(actor), filters)
+    clock = time.monotonic() if now is None else now
+    with _counts_lock:
+        cached = _counts_cache.get(key)
+        if cached is not None and clock - cached[0] < COUNTS_STALE_S:
+            if clock - cached[0] >= COUNTS_TTL_S and key not in _counts_refreshing:
+                _counts_refreshing.add(key)
+                Thread(
+                    target=_refresh_counts, args=(session.get_bind(), actor, filters, key),
+                    daemon=True, name="board-counts",
+                ).start()  # fmt: skip
+            return cached[1]
+    return _store_counts(key, _count(session, actor, filters), clock)
+
+
+def _count(session: Session, actor: User, filters: BoardFilter) -> BoardCounts:
+    return BoardCounts(
+        bands=band_counts(session=session, actor=actor, filters=filters),
+        matrix=risk_matrix(
+            session=session, actor=actor, filters=filters.with_(harm_band=None, likelihood=None)
+        ),
+        counted_at=datetime.now(UTC).replace(microsecond=0),
+    )
+
+
+def _store_counts(key: tuple[Any, ...], counts: BoardCounts, clock: float) -> BoardCounts:
+    with _counts_lock:
+        if len(_counts_cache) >= _CACHE_ENTRIES:
+            _counts_cache.clear()
+        _counts_cache[key] = (clock, counts)
+    return counts
+
+
+def _refresh_counts(bind: Any, actor: User, filters: BoardFilter, key: tuple[Any, ...]) -> None:
+    """Count again in the background (a read on its own session)."""
+    try:
+        with Session(bind) as session:
+            _store_counts(key, _count(session, actor, filters), time.monotonic())
+    except Exception:  # a failed refresh keeps the older count; the next look tries again
+        log.exception("board counts refresh failed")
+    finally:
+        with _counts_lock:
+            _counts_refreshing.discard(key)
+
+
+def _scope_key(actor: User) -> str:
+    """The actor's scope as SQL text: actors who see the same rows share counts."""
+    clause = _filtered(select(col(CaseScore.case_id)), actor, BoardFilter()).whereclause
+    return str(clause.compile(compile_kwargs={"literal_binds": True})) if clause is not None else ""
+
+
+def clear_caches() -> None:
+    """Forget cached counts and decoded snapshots (tests, or after a bulk change)."""
+    with _counts_lock:
+        _counts_cache.clear()
+    with _snapshot_lock:
+        _snapshot_cache.clear()
+
+
+def risk_matrix(
+    *, session: Session, actor: User, filters: BoardFilter | None = None
+) -> list[list[int]]:
+    """Open cases per (total harm band, likelihood 1..5) cell, scoped and filtered."""
+    require(actor, "board.view")
+    harm = col(CaseScore.total_harm)
+    whens = [(harm < high, index) for index, (_l, high, _n) in enumerate(HARM_BANDS) if high]
+    band_column = case(*whens, else_=len(HARM_BANDS) - 1)
+    likelihood = _likelihood_column()
+    query = _filtered(
+        select(band_column, likelihood, func.count()), actor, filters or BoardFilter()
+    ).group_by(band_column, likelihood)
+    matrix = [[0 for _ in LIKELIHOODS] for _ in HARM_BANDS]
+    for band, level, count in session.execute(query).all():
+        if 1 <= int(level) <= len(LIKELIHOODS):
+            matrix[int(band)][int(level) - 1] += int(count)
+    return matrix
+
+
+def _engine_key(session: Session) -> tuple[int, str]:
+    bind = session.get_bind()
+    return id(bind), str(getattr(bind, "url", ""))
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A row's place at the last nightly snapshot, and how far it moved since (+ = up)."""
+
+    was: int | None  # rank on the whole board at the snapshot; None if not on it then
+    moved: int | None  # None when the page's ranks are not whole-board ranks
+
+
+@dataclass(frozen=True)
+class RankMovement:
+    """Rank movement of a page's rows since the latest nightly snapshot."""
+
+    snapshot_id: int
+    taken_at: datetime
+    whole_board: bool  # the page's ranks are whole-board ranks, so `moved` is set
+    rows: dict[int, Movement]
+
+
+_snapshot_cache: dict[tuple[Any, ...], np.ndarray] = {}
+_snapshot_lock = Lock()
+
+
+def rank_movement(*, session: Session, actor: User, page: BoardPage) -> RankMovement | None:
+    """How the page's cases moved since the latest nightly snapshot (None without one).
+
+    The snapshot is the whole board's order; its id -> rank table is decoded once
+    per process and snapshot. Places moved are given where the page's ranks are
+    whole-board ranks (no filter, an actor who sees the whole board); otherwise
+    each row has its rank at the snapshot only.
+    """
+    require(actor, "board.view")
+    latest = session.execute(
+        select(col(RankSnapshot.id), col(RankSnapshot.taken_at))
+        .where(col(RankSnapshot.kind) == "nightly")
+        .order_by(col(RankSnapshot.taken_at).desc(), col(RankSnapshot.id).desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return None
+    snapshot_id, taken_at = int(latest[0]), latest[1]
+    table = _snapshot_ranks(session, snapshot_id)
+    whole = not page.filters.active and _sees_whole_board(actor)
+    rows: dict[int, Movement] = {}
+    for row in page.rows:
+        was = int(table[row.case_id]) if row.case_id < len(table) else 0
+        rows[row.case_id] = Movement(
+            was=was or None, moved=(was - row.rank) if whole and was else None
+        )
+    return RankMovement(snapshot_id=snapshot_id, taken_at=taken_at, whole_board=whole, rows=rows)
+
+
+def _snapshot_ranks(session: Session, snapshot_id: int) -> np.ndarray:
+    """Rank (1-based; 0 = absent) indexed by case id, of one snapshot, cached."""
+    key = (_engine_key(session), snapshot_id)
+    with _snapshot_lock:
+        table = _snapshot_cache.get(key)
+    if table is not None:
+        return table
+    blob = session.execute(
+        select(col(RankSnapshot.case_ids)).where(col(RankSnapshot.id) == snapshot_id)
+    ).scalar_one()
+    ids = decode_snapshot(blob)
+    table = np.zeros(int(ids.max(initial=-1)) + 1, dtype=np.int32)
+    table[ids] = np.arange(1, len(ids) + 1, dtype=np.int32)
+    with _snapshot_lock:
+        if len(_snapshot_cache) >= 2:  # the latest one or two: a few MB each at 1M
+            _snapshot_cache.clear()
+        _snapshot_cache[key] = table
+    return table
+
+
+def _sees_whole_board(actor: User) -> bool:
+    """True when the actor's scope adds nothing to the board's own condition."""
+    scoped = _filtered(select(col(CaseScore.case_id)), actor, BoardFilter()).whereclause
+    return str(scoped) == str(col(CaseScore.on_board) == true())
+
+
+__all__ = [
+    "HARM_BANDS",
+    "LIKELIHOODS",
+    "NO_DEADLINE",
+    "BoardCounts",
+    "BoardFilter",
+    "BoardPage",
+    "BoardRow",
+    "Movement",
+    "RankMovement",
+    "band_counts",
+    "board_counts",
+    "board_page",
+    "clear_caches",
+    "harm_band_of",
+    "rank_movement",
+    "risk_matrix",
+]
