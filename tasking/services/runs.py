@@ -538,10 +538,11 @@ def _review_lists(conn: Connection, day: date) -> dict[str, Any]:
         .order_by(col(Case.next_review))
         .limit(500)
     ).all()
+    # Retention (set on closing, tasking.services.workflow) walks ix_case_record_retain_until.
     retention = conn.execute(
         select(col(Case.id))
-        .where(state.not_in(open_states), col(Case.next_review) <= day)
-        .order_by(col(Case.next_review))
+        .where(col(Case.retain_until) <= day)
+        .order_by(col(Case.retain_until))
         .limit(500)
     ).all()
     return {"overdue_reviews": [r[0] for r in overdue], "retention_due": [r[0] for r in retention]}
