@@ -5,6 +5,10 @@ in `moderation`; a variation carries the varied inputs and becomes the score;
 `awaiting_meeting` (and any decision, tasking.services.decisions) needs an
 agreed or varied moderation of the current assessment version; a later human
 change of the inputs or confidence sends the case back to moderation.
+
+Moderation, markings, questions to the BCU and decisions live in their own
+modules (moderation, markings, questions, decisions) and are importable from
+here under the same names.
 """
 
 from __future__ import annotations
@@ -18,15 +22,10 @@ from sqlmodel import Session, col, select
 from config.workflow import load_workflow
 from tasking.models import (
     DECISION_STATES,
-    Assessment,
     Case,
     CaseKind,
     Decision,
-    InfoRequest,
     IntelEntry,
-    Marking,
-    ModerationState,
-    Role,
     RunKind,
     State,
     Strand,
@@ -35,10 +34,9 @@ from tasking.models import (
     pk,
     utcnow,
 )
-from tasking.services.access import may_see_marking, require
+from tasking.services.access import require
 from tasking.services.audit import record_event
 from tasking.services.cases import (
-    assessment_values,
     get_assessment,
     get_case,
     lock_for_edit,
@@ -49,14 +47,17 @@ from tasking.services.decisions import (
     moderation_is_current,
     record_decision,
 )
-from tasking.services.errors import Conflict, Forbidden, Invalid
+from tasking.services.errors import Conflict, Invalid
+from tasking.services.markings import set_marking
+from tasking.services.moderation import awaits_moderation, moderate_score
+from tasking.services.questions import (
+    answer_information_request,
+    information_requests,
+    request_information,
+)
 from tasking.services.schemas import (
-    AnswerIn,
     IntelIn,
-    MarkingIn,
-    ModerationIn,
     OutcomeIn,
-    QuestionIn,
     validate,
 )
 from tasking.services.scores import refresh_vector, score_case, sync_board_row
@@ -292,184 +293,6 @@ def log_intelligence(
         },
     )
     return entry
-
-
-def awaits_moderation(session: Session, case: Case, assessment: Assessment) -> bool:
-    """True when a moderator may act: in `moderation`, or a threat to life decided at once
-    whose completed assessment is not yet moderated."""
-    if case.state == S.MODERATION:
-        return True
-    if assessment.provisional or moderation_is_current(assessment) or case.state == S.CLOSED:
-        return False
-    immediate = session.exec(
-        select(Decision.id).where(Decision.case_id == case.id, col(Decision.immediate))
-    ).first()
-    return immediate is not None
-
-
-def moderate_score(
-    *,
-    session: Session,
-    actor: User,
-    case_id: int,
-    expected_version: int,
-    agree: bool,
-    note: str = "",
-    varied: Any = None,
-    now: datetime | None = None,
-) -> Case:
-    """A second analyst agrees with the assessment, or varies it (inputs and rationale).
-
-    Varied inputs become the assessment and the score; the assessor's vector is kept.
-    """
-    require(actor, "score.moderate")
-    moderation_in = validate(ModerationIn, {"agree": agree, "note": note, "varied": varied})
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
-    )
-    assessment = get_assessment(session, case)
-    if not awaits_moderation(session, case, assessment):
-        raise Conflict(
-            f"{case.reference} is {case.state}; scores are moderated in moderation",
-            fields={"state": case.state},
-        )
-    if assessment.assessed_by_id == actor.id:
-        raise Forbidden("a score is moderated by someone other than its assessor")
-    now = now or utcnow()
-    before = assessment.vector
-    if moderation_in.varied is not None:
-        values = assessment_values(moderation_in.varied)
-        if values["vector"] == assessment.vector:
-            raise Invalid(
-                "varied: these are the assessment's own inputs; agree instead",
-                fields={"varied": "unchanged"},
-            )
-        if assessment.t == 1 and values["t"] != 1:
-            raise Invalid("varied.T: a threat to life keeps T=1", fields={"varied.T": "must be 1"})
-        values["rationale"] = assessment.rationale  # the assessor's rationale stays
-        for key, value in values.items():
-            setattr(assessment, key, value)
-        assessment.varied_from = before
-        assessment.version += 1
-    assessment.moderation = (
-        ModerationState.AGREED if moderation_in.agree else ModerationState.VARIED
-    ).value
-    assessment.moderated_by_id, assessment.moderated_at = actor.id, now
-    assessment.moderated_version = assessment.version
-    assessment.moderation_note = moderation_in.note
-    session.add(assessment)
-    if moderation_in.varied is not None:
-        score_case(session=session, case=case, assessment=assessment, reason=RunKind.EDIT, now=now)
-    record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="score.moderate",
-        entity_type="case",
-        entity_id=case.id,
-        reason=moderation_in.note,
-        detail={
-            "agree": moderation_in.agree, "from": before, "to": assessment.vector,
-            "assessment_version": assessment.version,
-        },
-    )  # fmt: skip
-    session.flush()
-    return case
-
-
-def set_marking(
-    *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
-) -> Case:
-    """Set or raise a case's handling marking with a reason; lowering one needs the chair."""
-    require(actor, "case.mark")
-    marking_in = validate(MarkingIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
-    )
-    before = Marking(case.marking)
-    if marking_in.marking.level < before.level and actor.role != Role.CHAIR:
-        raise Forbidden("lowering a case's marking needs the tasking chair")
-    if not may_see_marking(actor, marking_in.marking.value):
-        raise Invalid(
-            "marking: above your clearance (you could no longer see the case)",
-            fields={"marking": "above your clearance"},
-        )
-    case.marking = marking_in.marking.value
-    session.add(case)
-    record_event(
-        session=session, actor=actor, category="alteration", action="case.mark",
-        entity_type="case", entity_id=case.id, reason=marking_in.reason,
-        detail={"from": before.value, "to": case.marking},
-    )  # fmt: skip
-    session.flush()
-    return case
-
-
-def request_information(
-    *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
-) -> InfoRequest:
-    """A coordinator asks the requesting BCU for more: `triage` -> `information_requested`."""
-    require(actor, "info.request")
-    question_in = validate(QuestionIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
-    )
-    if case.kind != CaseKind.REQUEST or case.state != S.TRIAGE:
-        raise Conflict(
-            f"{case.reference} is not a BCU request in triage", fields={"state": case.state}
-        )
-    asked = InfoRequest(case_id=pk(case), question=question_in.question, asked_by_id=pk(actor))
-    session.add(asked)
-    case.state = S.INFORMATION_REQUESTED.value
-    session.add(case)
-    sync_board_row(session=session, case=case)
-    session.flush()
-    record_event(
-        session=session, actor=actor, category="alteration", action="case.transition",
-        entity_type="case", entity_id=case.id, reason="more information requested from the BCU",
-        detail={"from": S.TRIAGE.value, "to": case.state, "info_request": asked.id},
-    )  # fmt: skip
-    return asked
-
-
-def answer_information_request(
-    *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
-) -> InfoRequest:
-    """The requesting BCU answers the open question; the request returns to `triage`."""
-    require(actor, "info.answer")
-    answer_in = validate(AnswerIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
-    )
-    asked = session.exec(
-        select(InfoRequest).where(
-            InfoRequest.case_id == case.id, col(InfoRequest.answered_at).is_(None)
-        )
-    ).first()
-    if case.state != S.INFORMATION_REQUESTED or asked is None:
-        raise Conflict(f"{case.reference} has no open question", fields={"state": case.state})
-    asked.answer, asked.answered_by_id, asked.answered_at = answer_in.answer, actor.id, utcnow()
-    session.add(asked)
-    case.state = S.TRIAGE.value
-    session.add(case)
-    sync_board_row(session=session, case=case)
-    record_event(
-        session=session, actor=actor, category="collection", action="case.transition",
-        entity_type="case", entity_id=case.id, reason="the BCU answered the request",
-        detail={"from": S.INFORMATION_REQUESTED.value, "to": case.state, "info_request": asked.id},
-    )  # fmt: skip
-    session.flush()
-    return asked
-
-
-def information_requests(*, session: Session, actor: User, case_id: int) -> list[InfoRequest]:
-    """The questions asked about a case the actor may see, and the answers, oldest first."""
-    case = get_case(session=session, actor=actor, case_id=case_id, log_view=False)
-    return list(
-        session.exec(
-            select(InfoRequest).where(InfoRequest.case_id == case.id).order_by(col(InfoRequest.id))
-        ).all()
-    )
 
 
 __all__ = [
