@@ -1,6 +1,6 @@
 """Score history: the one rule, the bulk writers and the read.
 
-The rule (docs/scoring.md section 4, "the previous scores stay in history"):
+The rule (docs/scoring.md, "The model file and versioning": earlier scores stay readable):
 - every human change (submission, assessment edit, moderation variation,
   graded intelligence) keeps a row for the score it replaces and for the
   score it makes (tasking.services.scores.score_case);
