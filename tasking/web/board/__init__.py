@@ -61,7 +61,7 @@ KIND_NAMES = {1: "Operation", 2: "Intelligence case", 3: "BCU asset request"}
 @bp.route("/board")
 @roles(BOARD_ROLES)
 def board() -> tuple[str, int]:
-    """The ranked board of open cases, as DOMAIN.md lists it, for the current filters."""
+    """The ranked board of open cases, as docs/domain.md lists it, for the current filters."""
     user = actor()
     session = db()
     raw = {
