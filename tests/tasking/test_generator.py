@@ -38,6 +38,7 @@ from tasking.models import (
 from tasking.services.board import BoardFilter, board_page
 from tasking.services.errors import Invalid
 from tasking.services.generator import generate_cases
+from tasking.services.generator.vocab import SUBJECT_THEMES
 from tasking.services.scores import age_days, assessment_inputs, score_case
 from tests.support.postgres import ThrowawayPostgres
 
@@ -108,7 +109,8 @@ def make_org(engine: Engine) -> OrgIds:
         bcus = [Unit(code=f"BCU-{c}", name=f"{c} BCU", kind=UnitKind.BCU) for c in "XYZ"]
         hub = Unit(code="HUB-Q", name="Quiet Hub", kind=UnitKind.HUB)
         central = Unit(code="CEN-Q", name="Quiet Central", kind=UnitKind.CENTRAL)
-        themes = [Theme(code=f"T{i}", name=f"Theme {i}") for i in range(4)]
+        # One theme the word lists know (DRUGS), so titles and themes can be checked.
+        themes = [Theme(code=c, name=f"Theme {c}") for c in ("DRUGS", "T1", "T2", "T3")]
         session.add_all([*bcus, hub, central, *themes])
         session.flush()
         session.add_all(
@@ -297,6 +299,25 @@ def board_key(case: Case, score: CaseScore) -> tuple[Any, ...]:
     deadline = case.opportunity_deadline or date.max
     return (-score.threat, -score.priority, -score.position, deadline,
             case.submitted_at or case.created_at, case.id)  # fmt: skip
+
+
+def test_generate_cases_themes_follow_titles_and_moderation_is_by_another(
+    generated: Generated,
+) -> None:
+    rows = load(generated.engine)
+    drugs = generated.org.themes[0]
+    drug_subjects = [s for s, code in SUBJECT_THEMES.items() if code == "DRUGS"]
+    titled = [c for c, _, _ in rows if c.kind != CaseKind.OPERATION]
+    for case in titled:
+        if any(subject in case.title for subject in drug_subjects):
+            assert case.theme_id == drugs, case.title
+    assert any(c.theme_id == drugs for c in titled)
+    moderated = [a for _, a, _ in rows if a.moderation != "pending"]
+    assert moderated
+    for assessment in moderated:
+        assert assessment.moderated_by_id != assessment.assessed_by_id
+        assert assessment.moderated_version == assessment.version  # decidable at the meeting
+        assert (assessment.moderation == "varied") == bool(assessment.moderation_note)
 
 
 def walk(engine: Engine, actor_id: int, filters: BoardFilter | None = None) -> list[Any]:

@@ -32,10 +32,12 @@ from tasking.services.generator.vocab import (
     OUTCOMES,
     SERIOUS_P,
     STATE_P,
+    SUBJECT_THEMES,
     SUBJECTS,
     TASKED,
     THREAT_P,
     US_PER_DAY,
+    VARIED_NOTE,
 )
 from tasking.services.scores import (
     ages_at,
@@ -155,15 +157,21 @@ def _assess(rng: np.random.Generator, org: Org, kind_index: Ints, now_us: int) -
     return _Assessed(inputs=inputs, intel_us=intel_us, ages=ages, scores=scores)
 
 
+def _subject_themes(org: Org) -> Ints:
+    """Per entry of SUBJECTS, the id of its theme in this database (-1 when it has none)."""
+    ids = {str(code): int(i) for code, i in zip(org.theme_codes, org.theme_ids, strict=True)}
+    return np.array([ids.get(SUBJECT_THEMES[s], -1) for s in SUBJECTS], dtype=np.int64)
+
+
 def _titles(
-    rng: np.random.Generator, org: Org, kind: Ints, asset_index: Ints
+    rng: np.random.Generator, org: Org, kind: Ints, asset_index: Ints, subject_index: Ints
 ) -> tuple[Objects, Objects]:
     """Made-up codenames and titles: "Op AMBER KITE", "dogs on cuckooing", "..., east BCU"."""
     n = len(kind)
     is_request = kind == 3
     adjectives, nouns = np.array(ADJECTIVES, dtype=object), np.array(NOUNS, dtype=object)
     codename = "Op " + _pick(rng, adjectives, n) + " " + _pick(rng, nouns, n)
-    subject = _pick(rng, np.array(SUBJECTS, dtype=object), n)
+    subject = np.array(SUBJECTS, dtype=object)[subject_index]
     phrases = np.array([ASSET_PHRASES.get(str(t), str(t)) for t in org.asset_types], object)
     connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
     request_title = phrases[asset_index] + connector + subject
@@ -186,7 +194,12 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     tasked = np.array([s in TASKED for s in STATE_P])[state_index]
     on_board = np.array([s in OPEN_STATES for s in STATE_P])[state_index]
 
+    # Requests and intelligence cases name a subject in their title: its theme; operations
+    # (titled by codename) any theme, skewed.
+    subject_index = rng.integers(0, len(SUBJECTS), n)
+    subject_theme = _subject_themes(org)[subject_index]
     theme_id = org.theme_ids[rng.choice(len(org.theme_ids), n, p=org.theme_p)]
+    theme_id = np.where((kind != 1) & (subject_theme >= 0), subject_theme, theme_id)
     has_bcu = rng.random(n) < BCU_P[kind_index]
     bcu_id = _pick(rng, org.bcu_ids, n)
     has_asset = rng.random(n) < ASSET_P[kind_index]
@@ -195,7 +208,12 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     hub_id = _pick(rng, org.hub_ids, n)
     if org.asset_hubs is not None:  # a request goes to the hub that owns the asset
         hub_id = np.where(has_asset, org.asset_hubs[asset_index], hub_id)
-    staff = _pick(rng, org.staff_ids, n)
+    staff_index = rng.integers(0, len(org.staff_ids), n)
+    staff = org.staff_ids[staff_index]
+    # The moderator is never the assessor (`staff`): another member of staff, if any.
+    others = max(1, len(org.staff_ids) - 1)
+    moderator = org.staff_ids[(staff_index + rng.integers(1, others + 1, n)) % len(org.staff_ids)]
+    moderated &= moderator != staff
     created_by = staff.copy()
     is_request = kind == 3
     for bcu, officers in org.requesters.items():
@@ -221,7 +239,7 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     deadline = _dates(today + rng.integers(-14, 121, n), null, has_deadline)
     review = _dates(submitted_us // US_PER_DAY + rng.integers(28, 121, n), null, ~is_draft)
 
-    codename, title = _titles(rng, org, kind, asset_index)
+    codename, title = _titles(rng, org, kind, asset_index, subject_index)
     closed = state_index == list(STATE_P).index(State.CLOSED)
     outcome = _or_null(_pick(rng, np.array(OUTCOMES, dtype=object), n), null, closed)
     moderation = np.where(
@@ -258,8 +276,10 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         "assessed_by_id": staff,
         "assessed_at": listed_at,
         "moderation": moderation,
-        "moderated_by_id": _or_null(_pick(rng, org.staff_ids, n), null, moderated),
+        "moderated_by_id": _or_null(moderator, null, moderated),
         "moderated_at": moderated_at,
+        "moderated_version": _or_null(np.ones(n, dtype=np.int64), null, moderated),
+        "moderation_note": np.where(moderation == ModerationState.VARIED.value, VARIED_NOTE, ""),
         "on_board": on_board.astype(np.int64),
         **score_columns({**scores, "age_days": assessed.ages}, slice(None)),
         "threat": inputs["T"],

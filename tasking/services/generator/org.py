@@ -34,6 +34,7 @@ class Org:
     bcu_ids: Ints
     hub_ids: Ints
     theme_ids: Ints
+    theme_codes: Objects  # the code of each theme in theme_ids
     theme_p: npt.NDArray[np.float64]
     asset_types: Objects
     asset_hubs: Ints | None  # the owning hub of each entry of asset_types, when assets exist
@@ -82,6 +83,7 @@ def load_org(engine: Engine, rng: np.random.Generator) -> Org:
             bcu_ids=np.array(bcus, dtype=np.int64),
             hub_ids=np.array(hubs, dtype=np.int64),
             theme_ids=theme_ids,
+            theme_codes=np.array([t.code for t in themes], dtype=object),
             # Some themes carry far more work than others (drugs more than bribery).
             theme_p=rng.dirichlet(np.full(len(theme_ids), 1.5)),
             asset_types=types,

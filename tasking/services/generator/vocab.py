@@ -35,6 +35,24 @@ SUBJECTS = (
     "courier fraud against elderly", "puppy farming", "romance fraud", "card skimming",
     "exploited car washes", "online grooming", "money mule recruitment",
 )  # fmt: skip
+# The Control Strategy theme (demo theme codes) each subject belongs to, so that a
+# generated title and its theme agree; a subject whose theme is missing gets any theme.
+SUBJECT_THEMES = {
+    "prolific burglar": "OAC", "shoplifting gang": "OAC", "arson hotspot": "LOCAL",
+    "knife sales": "KNIFE", "street robbery series": "SV", "stolen vehicle ring": "OAC",
+    "doorstep fraud ring": "FRAUD", "cannabis grow network": "DRUGS",
+    "county line runners": "DRUGS", "catalytic converter thefts": "OAC",
+    "plant and tool thefts": "OAC", "cash machine attacks": "OAC", "moped-enabled thefts": "OAC",
+    "dealing from a flat": "DRUGS", "online weapon sales": "FIREARMS", "cuckooing": "DRUGS",
+    "fuel theft group": "OAC", "livestock theft": "OAC", "metal theft group": "OAC",
+    "illegal money lending": "ML", "forged documents": "OIC", "counterfeit goods stall": "FRAUD",
+    "dog theft group": "OAC", "rogue trader gang": "FRAUD", "threats-to-life feud": "SV",
+    "night-time violence": "SV", "exploitation of a vulnerable adult": "MSHT",
+    "firearm storage address": "FIREARMS", "courier fraud against elderly": "FRAUD",
+    "puppy farming": "LOCAL", "romance fraud": "FRAUD", "card skimming": "FRAUD",
+    "exploited car washes": "MSHT", "online grooming": "CSAE", "money mule recruitment": "ML",
+}  # fmt: skip
+VARIED_NOTE = "Varied at moderation: likelihood and harm reconsidered (generated)."
 AREAS = (
     "north", "south", "east", "west", "central", "riverside", "coastal", "upland",
     "harbour", "forest", "moorland", "valley",

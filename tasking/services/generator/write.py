@@ -30,7 +30,7 @@ CASE_COLUMNS = (
 ASSESSMENT_COLUMNS = (
     "case_id", "p", "ps", "f", "c", "s", "v", "l", "cf", "ca", "cb", "o", "t", "vector",
     "intel_at", "rationale", "assessed_by_id", "assessed_at", "moderation", "moderated_by_id",
-    "moderated_at", "moderation_note",
+    "moderated_at", "moderation_note", "moderated_version",
 )  # fmt: skip
 SCORE_COLUMNS = (
     "case_id", "on_board", "state", "kind", "bcu_id", "hub_id", "theme_id", "asset_type",
@@ -56,7 +56,6 @@ def _constants(org: Org, now: datetime) -> dict[str, Any]:
         "marking": Marking.OFFICIAL_SENSITIVE.value,
         "version": 1,
         "rationale": "",
-        "moderation_note": "",
         "model_version_id": org.model_version_id,
         "scored_at": now.strftime(SQLITE_DATETIME),  # text: valid input for PostgreSQL too
         "score_version": 1,
