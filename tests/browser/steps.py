@@ -36,8 +36,11 @@ def blocking_violations(page: Page) -> list[str]:
     found = []
     for violation in results.get("violations", []):
         if violation.get("impact") in BLOCKING_IMPACTS:
-            targets = [", ".join(node.get("target", [])) for node in violation.get("nodes", [])]
+            nodes = violation.get("nodes", [])
+            targets = [", ".join(node.get("target", [])) for node in nodes]
+            why = " ".join(str(nodes[0].get("failureSummary", "")).split()) if nodes else ""
             found.append(
                 f"{violation['impact']} {violation['id']}: {violation['help']} at {targets[:5]}"
+                f" ({why})"
             )
     return found

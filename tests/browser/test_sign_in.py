@@ -72,4 +72,5 @@ def test_sign_in_page_has_no_serious_accessibility_violation(page: Page, artifac
     """axe-core finds nothing serious or critical on the sign-in page."""
     page.goto("/login")
     shoot(page, artifacts, "sign-in")
-    assert blocking_violations(page) == []
+    violations = blocking_violations(page)
+    assert violations == [], "\n".join(violations)
