@@ -17,15 +17,13 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
-from tasking.models import Case, User
+from tasking.models import Case, OutcomeGrade, User
 from tasking.services.cases import get_case_by_reference, update_assessment
+from tasking.services.decisions import record_decision
 from tasking.services.errors import Conflict, DomainError, Forbidden, Invalid
-from tasking.services.workflow import (
-    log_intelligence,
-    moderate_score,
-    record_decision,
-    transition,
-)
+from tasking.services.moderation import moderate_score
+from tasking.services.questions import request_information
+from tasking.services.workflow import log_intelligence, transition
 from tasking.web.cases import forms
 from tasking.web.cases.labels import (
     FACTORS,
@@ -47,16 +45,28 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 # The fields each form shows: a service's complaint about any other field is
 # shown as a message at the top of the form instead of beside an input.
 FORM_FIELDS = {
-    "assessment": {*forms.ASSESSMENT_KEYS, "rationale"},
+    "assessment": {*forms.ASSESSMENT_KEYS, "rationale", "reason"},
     "intel": set(forms.INTEL_KEYS),
-    "moderation": {"decision", "note"},
-    "transition": {"reason", "outcome"},
+    "moderation": {"decision", "note", "varied", *(f"varied.{k}" for k in forms.ASSESSMENT_KEYS)},
+    "transition": {"reason", "outcome", "grades"},
+    "question": {"question"},
     "decision": {
         *forms.DECISION_TEXT,
         *forms.DECISION_OPTIONAL,
         "strands",
         "grading_varied",
+        "assets",
+        *(f"assets.{i}.{k}" for i in range(forms.ASSET_ROWS) for k in ("asset_id", "hours")),
     },
+}
+# Where each form lives on the page (section ids).
+ANCHORS = {
+    "assessment": "assessment",
+    "intel": "intelligence",
+    "moderation": "moderation",
+    "transition": "state",
+    "question": "state",
+    "decision": "decisions",
 }
 # Plainer words for the data models' commonest complaints.
 PLAIN = {
@@ -88,6 +98,7 @@ def assessment(reference: str) -> ResponseReturnValue:
             case_id=_id(case),
             expected_version=forms.version(request.form),
             data=data,
+            reason=values["reason"],
         )
         return "Assessment saved and the case rescored."
 
@@ -117,12 +128,15 @@ def intelligence(reference: str) -> ResponseReturnValue:
 @roles(BOARD_ROLES)
 def moderation(reference: str) -> ResponseReturnValue:
     """A second analyst agrees with or varies the score, with a reason."""
-    values = forms.moderation(request.form)
+    values, varied = forms.moderation(request.form)
 
     def act(session: Session, user: User, case: Case) -> str:
         choice = values["decision"]
+        # Named here for a plainer message; the service refuses both cases anyway.
         if choice not in ("agree", "vary"):
             raise Invalid("decision: choose agree or vary", fields={"decision": "Choose one"})
+        if choice == "vary" and not values["note"].strip():
+            raise Invalid("note: required", fields={"note": "Say why you vary the score"})
         moderate_score(
             session=session,
             actor=user,
@@ -130,6 +144,7 @@ def moderation(reference: str) -> ResponseReturnValue:
             expected_version=forms.version(request.form),
             agree=choice == "agree",
             note=values["note"],
+            varied=varied,
         )
         return "Moderation recorded." if choice == "agree" else "Score varied at moderation."
 
@@ -140,7 +155,7 @@ def moderation(reference: str) -> ResponseReturnValue:
 @roles(BOARD_ROLES)
 def change_state(reference: str) -> ResponseReturnValue:
     """Move the case to another state, with the reason recorded."""
-    values = forms.transition(request.form)
+    values, outcome = forms.transition(request.form)
 
     def act(session: Session, user: User, case: Case) -> str:
         moved = transition(
@@ -150,11 +165,30 @@ def change_state(reference: str) -> ResponseReturnValue:
             expected_version=forms.version(request.form),
             to_state=values["to_state"],
             reason=values["reason"],
-            outcome=values["outcome"] or None,
+            outcome=outcome,
         )
         return f"{moved.reference} moved to {moved.state.replace('_', ' ')}."
 
     return _handle(reference, "transition", values, act)
+
+
+@bp.post("/<reference>/question")
+@roles(BOARD_ROLES)
+def question(reference: str) -> ResponseReturnValue:
+    """Ask the requesting BCU for more information (the request waits for the answer)."""
+    values = forms.question(request.form)
+
+    def act(session: Session, user: User, case: Case) -> str:
+        request_information(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            data=values,
+        )
+        return "Question sent to the requesting BCU."
+
+    return _handle(reference, "question", values, act)
 
 
 @bp.post("/<reference>/decision")
@@ -199,8 +233,18 @@ def _handle(
         )
         return _render(session, case, form=form, values=values, problem=exc)
     flash(message, "success")
-    anchor = {"intel": "intelligence", "transition": "state"}.get(form, form)
-    return redirect(url_for("cases.case_page", reference=case.reference, _anchor=anchor), 303)
+    return redirect(
+        url_for("cases.case_page", reference=case.reference, _anchor=ANCHORS[form]), 303
+    )
+
+
+def _field(form: str, name: str) -> str:
+    """The form field a service's error key belongs to (closing outcomes are nested)."""
+    if form == "transition" and name.startswith("outcome.grades"):
+        return "grades"
+    if form == "transition" and name == "outcome.outcome":
+        return "outcome"
+    return name
 
 
 def _render(
@@ -218,24 +262,31 @@ def _render(
     form_error = ""
     if problem is not None:
         shown = FORM_FIELDS.get(form, set())
-        errors = {k: PLAIN.get(v, v) for k, v in problem.fields.items() if k in shown}
+        named = {_field(form, k): v for k, v in problem.fields.items()}
+        errors = {k: PLAIN.get(v, v) for k, v in named.items() if k in shown}
         if not errors or isinstance(problem, Conflict | Forbidden):
             form_error = problem.message
     values = dict(values or {})
-    if form == "decision" and page.score is not None:
-        values["score_version"] = page.score.score_version  # the score now on the page
+    if form == "decision" and page.score is not None and page.assessment is not None:
+        # What the page now shows: deciding again means deciding on it.
+        values["score_version"] = page.score.score_version
+        values["assessment_version"] = page.assessment.version
     status = problem.status if problem is not None else 200
     return render_template(
         "cases/case.html",
         page=page,
         form=form,
+        form_anchor=ANCHORS.get(form, ""),
         values=values,
         errors=errors,
         form_error=form_error,
-        stale=problem is not None and "version" in problem.fields,
+        stale=problem is not None and bool({"version", "assessment_version"} & set(problem.fields)),
         decision_defaults=decision_values(page, user),
         chair_options=[(p.id, p.display_name) for p in page.chairs],
         owner_options=[(p.id, p.display_name) for p in page.owners],
+        partner_options=[(p.code, f"{p.name} ({p.kind})") for p in page.partners],
+        grade_options=[(g.value, g.value.capitalize()) for g in OutcomeGrade],
+        ASSET_ROWS=forms.ASSET_ROWS,
         asset_options=[
             (x.id, f"{x.name} ({x.weekly_capacity_hours} h a week)") for x in page.assets
         ],

@@ -25,8 +25,13 @@ DECISION_TEXT = (
     "conditions",
     "dissent",
     "variation_rationale",
+    "asset_type_reason",
+    "decline_reason",
 )
-DECISION_OPTIONAL = ("chair_id", "asset_id", "owner_id", "hours_granted", "next_review")
+DECISION_OPTIONAL = ("chair_id", "owner_id", "next_review", "referral_destination")
+DECISION_VERSIONS = ("assessment_version", "score_version")
+ASSET_ROWS = 3  # asset lines on the decision form (each an asset and its hours)
+STRAND_NAMES = ("Pursue", "Prevent", "Protect", "Prepare")
 MAX_FIELD = 20_000  # longer than any service limit: the data model names the field
 
 
@@ -43,9 +48,10 @@ def version(form: MultiDict[str, str]) -> int:
 
 
 def assessment(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """MoRiLE inputs and rationale (AssessmentIn)."""
-    values = {key: _text(form, key) for key in (*ASSESSMENT_KEYS, "rationale")}
-    return values, dict(values)
+    """MoRiLE inputs and rationale (AssessmentIn), and the reason for the change."""
+    values = {key: _text(form, key) for key in (*ASSESSMENT_KEYS, "rationale", "reason")}
+    data = {key: values[key] for key in (*ASSESSMENT_KEYS, "rationale")}
+    return values, data
 
 
 def intelligence(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -60,25 +66,56 @@ def intelligence(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, A
     return values, data
 
 
-def moderation(form: MultiDict[str, str]) -> dict[str, Any]:
-    """Agree or vary, and the note (the varied inputs when the service takes them)."""
-    values = {key: _text(form, key) for key in ("decision", "note", *ASSESSMENT_KEYS)}
-    return values
+def moderation(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Agree or vary; the note; when varying, the varied inputs (ModerationIn.varied)."""
+    values = {key: _text(form, key) for key in ("decision", "note")}
+    values.update({f"varied.{key}": _text(form, f"varied.{key}") for key in ASSESSMENT_KEYS})
+    varied = None
+    if values["decision"] == "vary":
+        varied = {key: values[f"varied.{key}"] for key in ASSESSMENT_KEYS}
+    return values, varied
 
 
-def transition(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The state asked for, the reason and (closing active work) the outcome."""
-    return {key: _text(form, key) for key in ("to_state", "reason", "outcome")}
+def transition(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The state asked for and the reason; closing worked cases, the outcome and its grades."""
+    values = {key: _text(form, key) for key in ("to_state", "reason", "outcome")}
+    grades = {name: _text(form, f"grade.{name}") for name in STRAND_NAMES}
+    values.update({f"grade.{name}": grade for name, grade in grades.items()})
+    outcome = None
+    if values["outcome"] or any(grades.values()):
+        outcome = {
+            "outcome": values["outcome"],
+            "grades": {name: grade for name, grade in grades.items() if grade},
+        }
+    return values, outcome
+
+
+def question(form: MultiDict[str, str]) -> dict[str, Any]:
+    """A question to the requesting BCU (QuestionIn)."""
+    return {"question": _text(form, "question")}
 
 
 def decision(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A tasking decision (DecisionIn)."""
-    values: dict[str, Any] = {key: _text(form, key) for key in (*DECISION_TEXT, "score_version")}
-    values.update({key: _text(form, key) for key in DECISION_OPTIONAL})
-    values["strands"] = form.getlist("strands")[:8]
+    """A tasking decision (DecisionIn), its assets as lines of asset and hours."""
+    values: dict[str, Any] = {key: _text(form, key) for key in DECISION_TEXT}
+    values.update({key: _text(form, key) for key in (*DECISION_OPTIONAL, *DECISION_VERSIONS)})
+    values["strands"] = [s for s in form.getlist("strands")[:8] if s]
     values["grading_varied"] = form.get("grading_varied") == "1"
-    data = {key: value for key, value in values.items() if key not in DECISION_OPTIONAL}
+    values["immediate"] = form.get("immediate") == "1"
+    # Filled asset lines, first ones first: their indices are the data model's indices,
+    # so an error on `assets.1.hours` lands beside the second line shown again.
+    lines = [
+        (_text(form, f"assets.{i}.asset_id"), _text(form, f"assets.{i}.hours"))
+        for i in range(ASSET_ROWS)
+    ]
+    filled = [(asset, hours) for asset, hours in lines if asset or hours]
+    for i in range(ASSET_ROWS):
+        asset, hours = filled[i] if i < len(filled) else ("", "")
+        values[f"assets.{i}.asset_id"], values[f"assets.{i}.hours"] = asset, hours
+    data = {key: values[key] for key in (*DECISION_TEXT, "strands", "grading_varied", "immediate")}
     data.update({key: values[key] for key in DECISION_OPTIONAL if values[key] != ""})
+    data.update({key: values[key] for key in DECISION_VERSIONS if values[key] != ""})
+    data["assets"] = [{"asset_id": asset, "hours": hours} for asset, hours in filled]
     return values, data
 
 

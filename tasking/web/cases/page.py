@@ -17,14 +17,16 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 import scoring
+from config.workflow import PartnerAgency, load_workflow
 from tasking.models import (
     DECISION_STATES,
     REASSESSABLE_STATES,
     Assessment,
     Asset,
     Case,
+    CaseKind,
     CaseScore,
-    Decision,
+    InfoRequest,
     IntelEntry,
     ModelVersion,
     RankSnapshot,
@@ -37,7 +39,10 @@ from tasking.models import (
     as_utc,
 )
 from tasking.services.access import require
+from tasking.services.decisions import IMMEDIATE_FROM, DecisionView, case_decisions
 from tasking.services.errors import Forbidden
+from tasking.services.moderation import awaits_moderation
+from tasking.services.questions import information_requests
 from tasking.services.runs import decode_snapshot
 from tasking.services.scores import engine_model
 from tasking.services.workflow import allowed_transitions
@@ -74,7 +79,9 @@ class CasePage:
     history_models: dict[int, str]
     ranks: list[RankPoint]
     intel: list[IntelEntry]
-    decisions: list[Decision]
+    decisions: list[DecisionView]
+    questions: list[InfoRequest]
+    partners: tuple[PartnerAgency, ...]
     assets: list[Asset]
     chairs: list[User]
     owners: list[User]
@@ -153,13 +160,9 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
             .order_by(col(IntelEntry.received_at).desc(), col(IntelEntry.id).desc())
         ).all()
     )
-    decisions = list(
-        session.exec(
-            select(Decision)
-            .where(Decision.case_id == case.id)
-            .order_by(col(Decision.decided_at).desc(), col(Decision.id).desc())
-        ).all()
-    )
+    decisions = case_decisions(session=session, actor=actor, case_id=case.id)
+    decisions.reverse()  # newest first
+    questions = information_requests(session=session, actor=actor, case_id=case.id)
     people = list(
         session.exec(
             select(User)
@@ -174,16 +177,17 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
     if assessment:
         ids |= {assessment.assessed_by_id, assessment.moderated_by_id}
     ids |= {e.logged_by_id for e in intel}
-    ids |= {d.chair_id for d in decisions} | {d.recorded_by_id for d in decisions}
-    ids |= {d.owner_id for d in decisions}
+    records = [d.record for d in decisions if d.record is not None]
+    ids |= {d.chair_id for d in records} | {d.recorded_by_id for d in records}
+    ids |= {d.owner_id for d in records}
+    ids |= {q.asked_by_id for q in questions} | {q.answered_by_id for q in questions}
     unit_ids = {u for u in (case.bcu_id, case.hub_id) if u is not None}
     units = {
         u.id: u
         for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids))).all()
         if u.id is not None
     }
-    threat = bool(assessment.t) if assessment else False
-    legal = allowed_transitions(case, threat_to_life=threat)
+    legal = allowed_transitions(case)
     order = [s.value for s in State]
     transitions = sorted((s.value for s in legal - DECISION_STATES), key=order.index)
     ranks = _ranks(session, case.id)
@@ -204,11 +208,13 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
         ranks=ranks,
         intel=intel,
         decisions=decisions,
+        questions=questions,
+        partners=load_workflow().partner_agencies,
         assets=list(session.exec(select(Asset).order_by(col(Asset.name))).all()),
         chairs=[p for p in people if p.role == Role.CHAIR],
         owners=people,
         transitions=transitions,
-        may=_abilities(actor, case, assessment),
+        may=_abilities(session, actor, case, assessment, decided=bool(decisions)),
         priority_chart=_priority_chart(history, score, thresholds),
         rank_chart=time_chart(
             [(r.taken_at, float(r.rank), "") for r in ranks], invert=True, y_floor=1
@@ -217,20 +223,32 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
     )
 
 
-def _abilities(actor: User, case: Case, assessment: Assessment | None) -> dict[str, bool]:
+def _abilities(
+    session: Session, actor: User, case: Case, assessment: Assessment | None, *, decided: bool
+) -> dict[str, bool]:
     """Which forms to offer. The services still decide: a form shown is not a promise."""
     state = State(case.state)
     assessor = assessment is not None and assessment.assessed_by_id == actor.id
+    provisional = assessment is not None and assessment.provisional
+    awaiting = assessment is not None and awaits_moderation(session, case, assessment)
+    threat = assessment is not None and assessment.t == 1
     return {
-        "assess": may(actor, "assessment.edit") and state in REASSESSABLE_STATES,
+        "assess": may(actor, "assessment.edit")
+        and (state in REASSESSABLE_STATES or (provisional and state != State.CLOSED)),
         "intel": may(actor, "intel.log"),
-        "moderate": may(actor, "score.moderate")
-        and assessment is not None
-        and state == State.MODERATION
-        and not assessor,
+        "moderator": may(actor, "score.moderate"),
+        "moderate": may(actor, "score.moderate") and awaiting and not assessor,
+        "awaiting_moderation": awaiting,
         "assessor": assessor,
         "transition": may(actor, "case.transition"),
         "decide": may(actor, "decision.record") and state == State.AWAITING_MEETING,
+        "immediate": may(actor, "decision.immediate")
+        and threat
+        and state in IMMEDIATE_FROM
+        and not decided,
+        "ask": may(actor, "info.request")
+        and case.kind == CaseKind.REQUEST
+        and state == State.TRIAGE,
     }
 
 
@@ -252,7 +270,7 @@ def decision_values(page: CasePage, actor: User) -> dict[str, Any]:
     """The decision form's starting values: the score the page shows, the chair signed in."""
     return {
         "score_version": page.score.score_version if page.score else "",
+        "assessment_version": page.assessment.version if page.assessment else "",
         "chair_id": actor.id if actor.role == Role.CHAIR else "",
-        "hours_granted": page.case.requested_hours or "",
         "strands": [],
     }
