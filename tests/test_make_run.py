@@ -135,6 +135,14 @@ class MakeRun:
             time.sleep(0.2)
         pytest.fail(f"make run printed no {url} within {START_TIMEOUT_S} s:\n{self.output()}")
 
+    def wait_for_line(self, fragment: str) -> None:
+        """Wait until a printed line contains `fragment`."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not any(fragment in line for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"make run never printed {fragment!r}:\n{self.output()}")
+            time.sleep(0.2)
+
     def sign_ins(self, start: int) -> dict[str, str]:
         heading = next(i for i in range(start, len(self.lines)) if "sign-ins" in self.lines[i])
         logins = {}
@@ -161,6 +169,16 @@ class MakeRun:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.reader.join(10)
+
+
+def redis_pid(port: int) -> int:
+    """The pid of the redis-server listening on `port` (found by its command line)."""
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            if "redis-server" in cmdline and f":{port}" in cmdline:
+                return int(entry.name)
+    raise AssertionError(f"no redis-server on port {port}")
 
 
 def health(port: int) -> dict[str, str]:
@@ -230,6 +248,10 @@ def test_make_run_serves_the_demo_and_ctrl_c_leaves_nothing(tree: Path) -> None:
                 assert "demo data already present: nothing loaded" in run.lines, run.output()
                 assert logins == first_logins
             sign_in(web_port, "coordinator", logins["coordinator"])
+            if attempt == "first":  # Redis killed: make run starts it again (issue 10, 5)
+                os.kill(redis_pid(redis_port), signal.SIGKILL)
+                run.wait_for_line("tasking run: the embedded Redis answers again")
+                assert health(web_port)["broker"] == "ok"
             run.interrupt()
         finally:
             run.kill()

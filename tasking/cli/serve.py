@@ -179,6 +179,9 @@ class EmbeddedRedis:
             if broker_problem(self.url, 0.5) is None:
                 return
             time.sleep(0.05)
+        if self.proc.poll() is None:  # running but never answering: not left behind
+            self.proc.kill()
+            self.proc.wait()
         raise BrokerUnavailable(
             f"the embedded Redis did not start on port {self.port}; see {self.data / 'redis.log'}"
         )
@@ -190,7 +193,10 @@ class EmbeddedRedis:
                 if self.stopping.is_set() or self.proc is None or self.proc.poll() is None:
                     continue
                 code = self.proc.returncode
-                self.console.say(f"tasking run: the embedded Redis stopped ({code}): restarting it")
+                how = (
+                    f"was killed ({signal.Signals(-code).name})" if code < 0 else f"exited ({code})"
+                )
+                self.console.say(f"tasking run: the embedded Redis {how}: starting it again")
                 try:
                     self.start(env)
                 except (BrokerUnavailable, OSError) as exc:
