@@ -23,7 +23,7 @@ from tasking.db import session_scope
 from tasking.migrate import upgrade
 from tasking.services.generator import generate_cases
 from tasking.services.runs import chunk_ids, start_run
-from tasking.services.scores import publish_model_text
+from tasking.services.scores import KEPT_REASON, publish_model_text
 from tests.tasking.conftest import Org
 from tests.workers.live import Crew, wait_for
 
@@ -162,10 +162,15 @@ class LiveDb:
         assert {key for key in by_version if key[0]} == {(True, 2)}, by_version
         assert {key for key in by_version if not key[0]} <= {(False, 1)}, by_version
         moved = {c for c, band in self.bands().items() if band != bands_before[c]}
-        history = self.all("SELECT case_id, score_version, run_id FROM score_history")
+        history = self.all("SELECT case_id, score_version, run_id, reason FROM score_history")
+        moves = [h for h in history if h.reason != KEPT_REASON]
+        kept = [h for h in history if h.reason == KEPT_REASON]
         assert len(moved) > 0
-        assert sorted(h.case_id for h in history) == sorted(moved)  # once each, no others
-        assert {(h.score_version, h.run_id) for h in history} == {(2, run_id)}
+        assert sorted(h.case_id for h in moves) == sorted(moved)  # once each, no others
+        assert {(h.score_version, h.run_id) for h in moves} == {(2, run_id)}
+        # The new model keeps each score it replaced in history, once (history.py's rule).
+        assert sorted(h.case_id for h in kept) == sorted(bands_before)
+        assert {(h.score_version, h.run_id) for h in kept} == {(1, run_id)}
         assert run.band_changes == sum(c.band_changes for c in chunks) == len(moved)
 
 
