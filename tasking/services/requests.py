@@ -19,6 +19,7 @@ from tasking.models import (
     CaseKind,
     CaseScore,
     Decision,
+    InfoRequest,
     Role,
     ScoreHistory,
     Theme,
@@ -181,9 +182,17 @@ class RequestDetail:
     score: CaseScore | None
     decisions: list[Decision]
     history: list[ScoreHistory]
+    questions: list[InfoRequest]
+
+    @property
+    def open_question(self) -> InfoRequest | None:
+        """The question the BCU has still to answer, if any."""
+        return next((q for q in self.questions if q.answered_at is None), None)
 
 
-def get_bcu_request(*, session: Session, actor: User, reference: str) -> RequestDetail:
+def get_bcu_request(
+    *, session: Session, actor: User, reference: str, log_view: bool = True
+) -> RequestDetail:
     """One of the actor's BCU's requests by reference (404 for anything else); logs the view."""
     row = session.exec(_query(actor).where(col(Case.reference) == reference[:32])).first()
     if row is None:
@@ -202,11 +211,20 @@ def get_bcu_request(*, session: Session, actor: User, reference: str) -> Request
             .order_by(col(ScoreHistory.scored_at), col(ScoreHistory.score_version))
         ).all()
     )
-    record_event(
-        session=session, actor=actor, category="consultation", action="request.view",
-        entity_type="case", entity_id=case.id,
+    questions = list(
+        session.exec(
+            select(InfoRequest).where(InfoRequest.case_id == case.id).order_by(col(InfoRequest.id))
+        ).all()
+    )
+    if log_view:
+        record_event(
+            session=session, actor=actor, category="consultation", action="request.view",
+            entity_type="case", entity_id=case.id,
+        )  # fmt: skip
+    return RequestDetail(
+        case=case, line=line, score=score, decisions=decisions, history=history,
+        questions=questions,
     )  # fmt: skip
-    return RequestDetail(case=case, line=line, score=score, decisions=decisions, history=history)
 
 
 __all__ = [

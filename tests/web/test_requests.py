@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,8 @@ import scoring
 from tasking.db import session_scope
 from tasking.models import AuditEvent, Case, CaseScore
 from tasking.services.cases import submit_asset_request
+from tasking.services.questions import request_information
+from tasking.services.workflow import transition
 from tests.tasking.conftest import Org
 from tests.web.conftest import csrf_token
 
@@ -189,3 +192,61 @@ def test_stored_markup_is_escaped(signed_in: SignedIn, web_org: Org, web_engine:
         page = browser.get(path).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in page
         assert "&lt;script&gt;" in page
+
+
+def _ask(engine: Engine, org: Org, reference: str, question: str) -> None:
+    """The coordinator takes the request to triage and asks the BCU a question."""
+    with session_scope(engine) as session:
+        case = session.exec(select(Case).where(Case.reference == reference)).one()
+        case_id, version = int(case.id or 0), case.version
+        coordinator = org.users["coordinator"]
+        case = transition(
+            session=session, actor=coordinator, case_id=case_id, expected_version=version,
+            to_state="triage", reason="triage",
+        )  # fmt: skip
+        request_information(
+            session=session, actor=coordinator, case_id=case_id,
+            expected_version=case.version, data={"question": question},
+        )  # fmt: skip
+
+
+def test_the_bcu_answers_a_request_for_more_information(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    reference = submit_for(web_engine, web_org, "bcu_a", "Drone over the quarry")
+    _ask(web_engine, web_org, reference, "Which nights does the group meet?")
+    browser = signed_in("bcu_requester")
+    page = browser.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Which nights does the group meet?" in page
+    token = csrf_token(browser, f"/requests/{reference}")
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version is not None
+    empty = browser.post(
+        f"/requests/{reference}/answer",
+        data={"answer": "", "version": version.group(1), "csrf_token": token},
+    )
+    assert empty.status_code == 422
+    assert "Enter your answer" in empty.get_data(as_text=True)
+    done = browser.post(
+        f"/requests/{reference}/answer",
+        data={"answer": "Tuesdays, after dark.", "version": version.group(1), "csrf_token": token},
+    )
+    assert done.status_code == 303
+    with session_scope(web_engine, write=False) as session:
+        case = session.exec(select(Case).where(Case.reference == reference)).one()
+    assert case.state == "triage"
+    after = browser.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Tuesdays, after dark." in after
+    assert "Send answer" not in after
+
+
+def test_another_bcu_cannot_answer(signed_in: SignedIn, web_org: Org, web_engine: Engine) -> None:
+    reference = submit_for(web_engine, web_org, "bcu_a", "Drone over the quarry")
+    _ask(web_engine, web_org, reference, "Which nights?")
+    browser = signed_in("bcu_b")
+    token = csrf_token(browser, "/requests/new")
+    response = browser.post(
+        f"/requests/{reference}/answer",
+        data={"answer": "Not ours to answer", "version": "3", "csrf_token": token},
+    )
+    assert response.status_code == 404

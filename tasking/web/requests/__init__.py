@@ -22,7 +22,8 @@ from sqlmodel import Session, col, select
 from tasking.models import ASSET_TYPES, Marking, Role, Strand, Theme
 from tasking.services import requests as service
 from tasking.services.cases import submit_asset_request
-from tasking.services.errors import Invalid
+from tasking.services.errors import Conflict, Invalid
+from tasking.services.questions import answer_information_request
 from tasking.web.db import db
 from tasking.web.filters import band as band_name
 from tasking.web.filters import mark_page, state_label
@@ -226,4 +227,38 @@ def detail(reference: str) -> ResponseReturnValue:
     """One of the BCU's requests: what was asked, its score, decisions and history."""
     found = service.get_bcu_request(session=db(write=True), actor=actor(), reference=reference)
     mark_page(found.case.marking)
-    return render_template("requests/detail.html", found=found)
+    return render_template("requests/detail.html", found=found, values={}, errors={})
+
+
+@bp.route("/<reference>/answer", methods=["POST"])
+@roles(Role.BCU_REQUESTER)
+def answer(reference: str) -> ResponseReturnValue:
+    """Answer the centre's request for more information; the request goes back to triage."""
+    session = db()
+    found = service.get_bcu_request(
+        session=session, actor=actor(), reference=reference, log_view=False
+    )
+    values = {"answer": request.form.get("answer", "")}
+    version = request.form.get("version", "")
+    try:
+        answer_information_request(
+            session=session,
+            actor=actor(),
+            case_id=int(found.case.id or 0),
+            expected_version=int(version) if version.isdigit() else -1,
+            data=values,
+        )
+    except (Invalid, Conflict) as exc:
+        errors = {"answer": _answer_problem(exc)}
+        mark_page(found.case.marking)
+        status = 409 if isinstance(exc, Conflict) else 422
+        page = render_template("requests/detail.html", found=found, values=values, errors=errors)
+        return page, status
+    flash("Thank you: your answer was sent and the request is back with the SCTaC.", "success")
+    return redirect(url_for("requests.detail", reference=reference), code=303)
+
+
+def _answer_problem(exc: Invalid | Conflict) -> str:
+    if isinstance(exc, Conflict):
+        return "The request changed while you were writing: " + exc.message
+    return "Enter your answer (at least 3 characters)"
