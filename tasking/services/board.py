@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select, true, tuple_
 from sqlmodel import Session, col
+from sqlmodel import select as sqlmodel_select
 
 import scoring
 from tasking.models import (
@@ -32,6 +33,7 @@ from tasking.models import (
     Case,
     CaseKind,
     CaseScore,
+    ModelVersion,
     RankSnapshot,
     State,
     User,
@@ -39,7 +41,7 @@ from tasking.models import (
 from tasking.services.access import bcu_scope, require
 from tasking.services.errors import Invalid
 from tasking.services.runs import decode_snapshot
-from tasking.services.scores import INPUT_SHIFTS
+from tasking.services.scores import INPUT_SHIFTS, engine_model
 
 MAX_PAGE = 200
 _ORDER_COLUMNS = [getattr(CaseScore, name) for name in BOARD_ORDER]
@@ -318,23 +320,20 @@ def board_page(
         actor,
         filters,
     )
+    segments = _segments(session, filters)
     if before:
         keys, rank_before = decode_cursor(before)
-        backwards = query.where(tuple_(*_ORDER_COLUMNS) < _keys_param(keys))
-        backwards = backwards.order_by(*(c.desc() for c in _ORDER_COLUMNS)).limit(limit + 1)
-        earlier = session.execute(backwards).all()
+        earlier = _fetch(session, query, segments, keys, limit + 1, backwards=True)
         if len(earlier) <= limit:  # at (or, after changes, near) the top: the first page
             return board_page(session=session, actor=actor, filters=filters, limit=limit)
         results = list(reversed(earlier[:limit]))
         start_rank = max(rank_before - limit, 1)  # a row before this page remains
         results.append(results[-1])  # there is a next page: the one we came from
     else:
-        start_rank = 0
+        start_rank, keys = 0, None
         if cursor:
             keys, start_rank = decode_cursor(cursor)
-            query = query.where(tuple_(*_ORDER_COLUMNS) > _keys_param(keys))
-        query = query.order_by(*_ORDER_COLUMNS).limit(limit + 1)
-        results = list(session.execute(query).all())
+        results = _fetch(session, query, segments, keys, limit + 1, backwards=False)
     rows = [
         _row(score, case, moderation, start_rank + i + 1)
         for i, (score, case, moderation) in enumerate(results[:limit])
@@ -347,15 +346,120 @@ def board_page(
     return BoardPage(rows=rows, next_cursor=next_cursor, filters=filters, prev_cursor=prev_cursor)
 
 
+def _fetch(
+    session: Session,
+    query: Any,
+    segments: list[tuple[int | None, list[Any]]],
+    keys: tuple[Any, ...] | None,
+    want: int,
+    *,
+    backwards: bool,
+) -> list[Any]:
+    """Up to `want` rows after (or before) the keys, segment by segment in board order.
+
+    A segment fixes the threat key and bounds the priority key, so the walk of
+    the board index starts and stops where the segment's rows can be. Within a
+    segment the cursor is a row value over the remaining keys (an index seek).
+    """
+    results: list[Any] = []
+    for threat, extra in reversed(segments) if backwards else segments:
+        segment = query.where(*extra)
+        columns = _ORDER_COLUMNS
+        if threat is not None:
+            segment = segment.where(col(CaseScore.bk_threat) == threat)
+            if keys is not None and keys[0] != threat:
+                if (keys[0] < threat) == backwards:
+                    continue  # the whole segment lies on the other side of the cursor
+                keys_here = None
+            else:
+                keys_here = keys[1:] if keys is not None else None
+            columns = _ORDER_COLUMNS[1:]
+        else:
+            keys_here = keys
+        if keys_here is not None:
+            bound = _keys_param(keys_here, columns)
+            segment = segment.where(
+                tuple_(*columns) < bound if backwards else tuple_(*columns) > bound
+            )
+        order = [c.desc() for c in _ORDER_COLUMNS] if backwards else _ORDER_COLUMNS
+        rows = session.execute(segment.order_by(*order).limit(want - len(results))).all()
+        results += rows
+        if len(results) >= want:
+            break
+    return results
+
+
+_bounds_cache: dict[tuple[Any, ...], tuple[float, ...]] = {}
+
+
+def _model_bounds(session: Session) -> tuple[float, ...]:
+    """Thresholds and multipliers over every stored model: (min/max P1, min/max P2, ...).
+
+    A row's band and priority come from the model that scored it, so a priority
+    range derived from a filter must hold under any stored model.
+    """
+    versions = session.execute(select(func.count(), func.max(col(ModelVersion.id)))).one()
+    key = (_engine_key(session), int(versions[0]), versions[1])
+    found = _bounds_cache.get(key)
+    if found is None:
+        models = [engine_model(v) for v in session.exec(sqlmodel_select(ModelVersion)).all()]
+        if not models:
+            return ()
+        found = (
+            min(m.p1_threshold for m in models), max(m.p1_threshold for m in models),
+            min(m.p2_threshold for m in models), max(m.p2_threshold for m in models),
+            min(min(m.confidence) for m in models) * min(m.decay.floor for m in models),
+            max(max(m.confidence) for m in models),
+        )  # fmt: skip
+        _bounds_cache.clear()
+        _bounds_cache[key] = found
+    return found
+
+
+def _segments(session: Session, filters: BoardFilter) -> list[tuple[int | None, list[Any]]]:
+    """The board's key segments for these filters: (threat key or None, priority bounds).
+
+    Bands and risk-matrix cells bound `priority` (stored negated as bk_priority),
+    so their rows are walked from where they can start; a band also fixes the
+    threat key (P0 is exactly the threat-to-life cases). Bounds are widened by
+    a relative 1e-9 so that rounding can never leave a row out.
+    """
+    bounds = _model_bounds(session) if (filters.band or filters.harm_band is not None) else ()
+    key = col(CaseScore.bk_priority)
+    low: float | None = None  # priority bounds, inclusive
+    high: float | None = None
+    if bounds and filters.band in (1, 2, 3):
+        t1_min, t1_max, t2_min, t2_max = bounds[:4]
+        low, high = {1: (t1_min, None), 2: (t2_min, t1_max), 3: (None, t2_max)}[filters.band]
+    if bounds and filters.harm_band is not None:
+        h_low, h_high, _label = HARM_BANDS[filters.harm_band]
+        levels = [filters.likelihood] if filters.likelihood else list(LIKELIHOODS)
+        cell_low = h_low * min(levels) * bounds[4]
+        cell_high = h_high * max(levels) * bounds[5] if h_high is not None else None
+        low = cell_low if low is None else max(low, cell_low)
+        if cell_high is not None:
+            high = cell_high if high is None else min(high, cell_high)
+    extra: list[Any] = []
+    if low is not None:
+        extra.append(key <= -low * (1 - 1e-9))
+    if high is not None:
+        extra.append(key >= -high * (1 + 1e-9))
+    if filters.band is not None:
+        return [(0 if filters.band == 0 else 1, extra)]
+    if extra:
+        return [(0, extra), (1, extra)]
+    return [(None, [])]
+
+
 def _keys_of(score: CaseScore) -> tuple[Any, ...]:
     return tuple(getattr(score, name) for name in BOARD_ORDER)
 
 
-def _keys_param(keys: tuple[Any, ...]) -> Any:
+def _keys_param(keys: tuple[Any, ...], columns: list[Any] = _ORDER_COLUMNS) -> Any:
     return tuple_(
         *(
             bindparam(f"k{i}", value, type_=column.type)
-            for i, (column, value) in enumerate(zip(_ORDER_COLUMNS, keys, strict=True))
+            for i, (column, value) in enumerate(zip(columns, keys, strict=True))
         )
     )
 
