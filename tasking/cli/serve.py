@@ -309,7 +309,6 @@ class Launcher:
         env = self.env()
         try:
             if self.redis is not None:
-                self.redis.claim_port()
                 self.redis.start(env)
                 self.console.say(f"tasking run: embedded Redis on 127.0.0.1:{self.redis.port}")
                 threading.Thread(target=self.redis.supervise, args=(env,), daemon=True).start()
@@ -386,13 +385,16 @@ def run(processes: tuple[str, ...], demo: bool | None) -> None:
     if unknown:
         raise click.ClickException(f"not in the Procfile: {', '.join(unknown)} ({names})")
     check_settings(settings, web="web" in chosen)
-    ctx = click.get_current_context()
-    ctx.invoke(init_db)
-    if demo or (demo is None and not settings.database_url):
-        ctx.invoke(seed_demo_command)
     console = Console(settings.instance_path / "logs" / "run.log")
     try:
-        code = Launcher(settings, chosen, console).run()
+        launcher = Launcher(settings, chosen, console)
+        if launcher.redis is not None:
+            launcher.redis.claim_port()  # before any work, like every other setting
+        ctx = click.get_current_context()
+        ctx.invoke(init_db)
+        if demo or (demo is None and not settings.database_url):
+            ctx.invoke(seed_demo_command)
+        code = launcher.run()
     finally:
         console.close()
     raise SystemExit(code)
