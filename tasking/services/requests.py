@@ -22,15 +22,19 @@ from tasking.models import (
     InfoRequest,
     Role,
     ScoreHistory,
+    State,
     Theme,
     User,
     as_utc,
+    utcnow,
 )
 from tasking.services.access import require
 from tasking.services.audit import record_event
-from tasking.services.errors import Forbidden, NotFound
-from tasking.services.schemas import AssessmentIn, validate
-from tasking.services.scores import current_model
+from tasking.services.cases import lock_for_edit
+from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
+from tasking.services.schemas import TEXT_SHORT, AssessmentIn, validate
+from tasking.services.scores import current_model, sync_board_row
+from tasking.services.workflow import retention_date
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
@@ -227,7 +231,55 @@ def get_bcu_request(
     )  # fmt: skip
 
 
+# A request may be withdrawn until the tasking meeting has decided it.
+WITHDRAWABLE = frozenset(
+    {
+        State.DRAFT, State.SUBMITTED, State.TRIAGE, State.INFORMATION_REQUESTED,
+        State.SCORING, State.MODERATION, State.AWAITING_MEETING,
+    }
+)  # fmt: skip
+WITHDRAWN = "withdrawn by the BCU"
+
+
+def withdraw_request(
+    *, session: Session, actor: User, reference: str, expected_version: int, reason: str
+) -> Case:
+    """The BCU withdraws one of its requests that is not yet decided; it closes with the reason."""
+    found = get_bcu_request(session=session, actor=actor, reference=reference, log_view=False)
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise Invalid("reason: say why the request is withdrawn", fields={"reason": "required"})
+    if len(reason) > TEXT_SHORT:
+        raise Invalid(f"reason: at most {TEXT_SHORT} characters", fields={"reason": "too long"})
+    if found.case.state not in WITHDRAWABLE:
+        raise Conflict(
+            f"{found.case.reference} is {found.case.state}: only requests not yet decided can"
+            " be withdrawn",
+            fields={"state": found.case.state},
+        )
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=int(found.case.id or 0),
+        expected_version=expected_version,
+    )  # fmt: skip
+    before, now = case.state, utcnow()
+    case.state = State.CLOSED.value
+    case.outcome = WITHDRAWN
+    case.closed_at = now
+    case.next_review = None
+    case.retain_until = retention_date(case, None, now.date())
+    session.add(case)
+    sync_board_row(session=session, case=case)
+    record_event(
+        session=session, actor=actor, category="alteration", action="request.withdraw",
+        entity_type="case", entity_id=case.id, reason=reason,
+        detail={"from": before, "to": case.state},
+    )  # fmt: skip
+    session.flush()
+    return case
+
+
 __all__ = [
+    "WITHDRAWABLE",
     "RequestDetail",
     "RequestLine",
     "RequestPage",
@@ -236,4 +288,5 @@ __all__ = [
     "get_bcu_request",
     "list_bcu_requests",
     "preview_assessment",
+    "withdraw_request",
 ]

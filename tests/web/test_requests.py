@@ -250,3 +250,41 @@ def test_another_bcu_cannot_answer(signed_in: SignedIn, web_org: Org, web_engine
         data={"answer": "Not ours to answer", "version": "3", "csrf_token": token},
     )
     assert response.status_code == 404
+
+
+def test_the_bcu_withdraws_an_undecided_request(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    reference = submit_for(web_engine, web_org, "bcu_a", "Drone over the old mill")
+    browser = signed_in("bcu_requester")
+    page = browser.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Withdraw this request" in page
+    token = csrf_token(browser, f"/requests/{reference}")
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version is not None
+    no_reason = browser.post(
+        f"/requests/{reference}/withdraw",
+        data={"reason": "", "version": version.group(1), "csrf_token": token},
+    )
+    assert no_reason.status_code == 422
+    assert "Say why you are withdrawing it" in no_reason.get_data(as_text=True)
+    done = browser.post(
+        f"/requests/{reference}/withdraw",
+        data={"reason": "Suspect arrested.", "version": version.group(1), "csrf_token": token},
+    )
+    assert done.status_code == 303
+    with session_scope(web_engine, write=False) as session:
+        case = session.exec(select(Case).where(Case.reference == reference)).one()
+        score = session.get(CaseScore, case.id)
+    assert case.state == "closed"
+    assert case.retain_until is not None
+    assert score is not None
+    assert not score.on_board
+    again = browser.post(
+        f"/requests/{reference}/withdraw",
+        data={"reason": "Twice.", "version": str(case.version), "csrf_token": token},
+    )
+    assert again.status_code == 409
+    assert "Withdraw this request" not in browser.get(f"/requests/{reference}").get_data(
+        as_text=True
+    )

@@ -126,6 +126,11 @@ def _preview(session: Session, values: dict[str, Any]) -> tuple[Any, dict[str, s
         return None, _field_errors(exc)
 
 
+@bp.context_processor
+def _request_rules() -> dict[str, Any]:
+    return {"withdrawable": {state.value for state in service.WITHDRAWABLE}, "withdrawing": False}
+
+
 @bp.route("/new")
 @roles(Role.BCU_REQUESTER)
 def new() -> ResponseReturnValue:
@@ -255,6 +260,40 @@ def answer(reference: str) -> ResponseReturnValue:
         page = render_template("requests/detail.html", found=found, values=values, errors=errors)
         return page, status
     flash("Thank you: your answer was sent and the request is back with the SCTaC.", "success")
+    return redirect(url_for("requests.detail", reference=reference), code=303)
+
+
+@bp.route("/<reference>/withdraw", methods=["POST"])
+@roles(Role.BCU_REQUESTER)
+def withdraw(reference: str) -> ResponseReturnValue:
+    """Withdraw a request the meeting has not decided; it closes with the officer's reason."""
+    session = db()
+    values = {"reason": request.form.get("reason", "")}
+    version = request.form.get("version", "")
+    try:
+        service.withdraw_request(
+            session=session,
+            actor=actor(),
+            reference=reference,
+            expected_version=int(version) if version.isdigit() else -1,
+            reason=values["reason"],
+        )
+    except (Invalid, Conflict) as exc:
+        found = service.get_bcu_request(
+            session=session, actor=actor(), reference=reference, log_view=False
+        )
+        mark_page(found.case.marking)
+        errors = {
+            "reason": "Say why you are withdrawing it (3 to 200 characters)"
+            if "reason" in exc.fields
+            else exc.message
+        }
+        status = 409 if isinstance(exc, Conflict) else 422
+        page = render_template(
+            "requests/detail.html", found=found, values=values, errors=errors, withdrawing=True
+        )
+        return page, status
+    flash(f"Request {reference} was withdrawn.", "success")
     return redirect(url_for("requests.detail", reference=reference), code=303)
 
 
