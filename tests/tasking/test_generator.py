@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, func, select
 
 import scoring
+from config.workflow import load_workflow
 from tasking.cli import main
 from tasking.db import make_engine, session_scope
 from tasking.migrate import upgrade
@@ -28,8 +29,11 @@ from tasking.models import (
     Case,
     CaseKind,
     CaseScore,
+    Decision,
+    DecisionAsset,
     Role,
     ScoreHistory,
+    State,
     Theme,
     Unit,
     UnitKind,
@@ -38,7 +42,7 @@ from tasking.models import (
 from tasking.services.board import BoardFilter, board_page
 from tasking.services.errors import Invalid
 from tasking.services.generator import generate_cases
-from tasking.services.generator.vocab import SUBJECT_THEMES
+from tasking.services.generator.vocab import DECIDED, SUBJECT_THEMES
 from tasking.services.scores import age_days, assessment_inputs, score_case
 from tests.support.postgres import ThrowawayPostgres
 
@@ -318,6 +322,33 @@ def test_generate_cases_themes_follow_titles_and_moderation_is_by_another(
         assert assessment.moderated_by_id != assessment.assessed_by_id
         assert assessment.moderated_version == assessment.version  # decidable at the meeting
         assert (assessment.moderation == "varied") == bool(assessment.moderation_note)
+
+
+def test_generate_cases_decided_cases_have_their_decision(generated: Generated) -> None:
+    rows = {case.id: (case, score) for case, _, score in load(generated.engine)}
+    with Session(generated.engine) as session:
+        decisions = session.exec(select(Decision)).all()
+        granted = session.exec(select(DecisionAsset)).all()
+    by_case = {d.case_id: d for d in decisions}
+    assert len(by_case) == len(decisions)  # one each
+    decided = {i for i, (case, _) in rows.items() if case.state in DECIDED}
+    assert set(by_case) == decided
+    partners = {p.code for p in load_workflow().partner_agencies}
+    hours = {d.id: 0 for d in decisions}
+    for asset in granted:
+        hours[asset.decision_id] += asset.hours
+    for case_id, decision in by_case.items():
+        case, score = rows[case_id]
+        assert decision.outcome == DECIDED[State(case.state)]
+        assert decision.vector_shown == score.scored_vector
+        again = scoring.score_vectors([decision.vector_shown])[0]  # the default model
+        assert again["priority"] == decision.priority_shown
+        assert again["grading"] == decision.grading_shown
+        assert (decision.next_review is not None) == (decision.outcome in ("adopted", "deferred"))
+        assert (decision.referral_destination in partners) == (decision.outcome == "referred")
+        assert bool(decision.decline_reason) == (decision.outcome == "declined")
+        assert hours[decision.id] == decision.hours_granted
+        assert (decision.hours_granted > 0) == (decision.outcome == "adopted")
 
 
 def walk(engine: Engine, actor_id: int, filters: BoardFilter | None = None) -> list[Any]:

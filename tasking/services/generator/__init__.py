@@ -8,11 +8,15 @@ raw driver: executemany inside one BEGIN IMMEDIATE transaction per batch on
 SQLite, COPY on PostgreSQL. Each case gets its facts, its assessment and its
 current score (exactly what `score_case` would store at `now`, score version
 1) but no ScoreHistory row: history starts at the first rescore, which keeps
-generation fast. The same seed, count, batch size, organisation and `now`
-give the same cases.
+generation fast. Every case past the meeting has its decision (the score it
+saw is the stored one, so it reproduces exactly) and adopted work its tasked
+asset and hours; titles name a subject whose theme is the case's theme; the
+moderator is never the assessor, and every variation has a note. The same
+seed, count, batch size, organisation and `now` give the same cases.
 
-The parts: `vocab` (words and mix), `org` (what cases point at), `draw` (a batch
-of cases, scored) and `write` (the database writes and `generate_cases`).
+The parts: `vocab` (words and mix), `org` (what cases point at), `titles`,
+`decide` (decisions), `arrays` (helpers), `draw` (a batch of cases, scored)
+and `write` (the database writes and `generate_cases`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -18,21 +18,20 @@ from tasking.models import (
     ModerationState,
     State,
 )
+from tasking.services.generator.arrays import or_null, pick
+from tasking.services.generator.decide import decisions
 from tasking.services.generator.org import Ints, Objects, Org
+from tasking.services.generator.titles import subject_themes, titles
 from tasking.services.generator.vocab import (
-    ADJECTIVES,
-    AREAS,
     ASSET_P,
-    ASSET_PHRASES,
     BCU_P,
     DEADLINE_P,
+    DECIDED,
     KIND_P,
     MODERATED,
-    NOUNS,
     OUTCOMES,
     SERIOUS_P,
     STATE_P,
-    SUBJECT_THEMES,
     SUBJECTS,
     TASKED,
     THREAT_P,
@@ -97,23 +96,20 @@ def _dates(days: Ints, null: Any, mask: npt.NDArray[np.bool_]) -> Objects:
     return out
 
 
-def _or_null(values: npt.NDArray[Any], null: Any, mask: npt.NDArray[np.bool_]) -> Objects:
-    """Values where mask is set, the null value elsewhere."""
-    out: Objects = values.astype(object)
-    out[~mask] = null
-    return out
-
-
-def _pick(rng: np.random.Generator, values: npt.NDArray[Any], n: int) -> npt.NDArray[Any]:
-    return values[rng.integers(0, len(values), n)]
-
-
 @dataclass
 class Batch:
-    """One batch of generated cases as Python lists per column (ids come at insert time)."""
+    """One batch of generated cases as Python lists per column (ids come at insert time).
+
+    `decisions` holds one decision per decided case (`decision_rows`: which cases of
+    the batch) and `assets` one tasked asset per adopted case (`asset_rows`).
+    """
 
     columns: dict[str, list[Any]]
     n: int
+    decisions: dict[str, list[Any]] = field(default_factory=dict)
+    decision_rows: list[int] = field(default_factory=list)
+    assets: dict[str, list[Any]] = field(default_factory=dict)
+    asset_rows: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -157,29 +153,6 @@ def _assess(rng: np.random.Generator, org: Org, kind_index: Ints, now_us: int) -
     return _Assessed(inputs=inputs, intel_us=intel_us, ages=ages, scores=scores)
 
 
-def _subject_themes(org: Org) -> Ints:
-    """Per entry of SUBJECTS, the id of its theme in this database (-1 when it has none)."""
-    ids = {str(code): int(i) for code, i in zip(org.theme_codes, org.theme_ids, strict=True)}
-    return np.array([ids.get(SUBJECT_THEMES[s], -1) for s in SUBJECTS], dtype=np.int64)
-
-
-def _titles(
-    rng: np.random.Generator, org: Org, kind: Ints, asset_index: Ints, subject_index: Ints
-) -> tuple[Objects, Objects]:
-    """Made-up codenames and titles: "Op AMBER KITE", "dogs on cuckooing", "..., east BCU"."""
-    n = len(kind)
-    is_request = kind == 3
-    adjectives, nouns = np.array(ADJECTIVES, dtype=object), np.array(NOUNS, dtype=object)
-    codename = "Op " + _pick(rng, adjectives, n) + " " + _pick(rng, nouns, n)
-    subject = np.array(SUBJECTS, dtype=object)[subject_index]
-    phrases = np.array([ASSET_PHRASES.get(str(t), str(t)) for t in org.asset_types], object)
-    connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
-    request_title = phrases[asset_index] + connector + subject
-    intel_title = subject + ", " + _pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
-    title = np.where(kind == 1, codename, np.where(is_request, request_title, intel_title))
-    return codename, title
-
-
 def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: Any) -> Batch:
     """Draw one batch of fictional cases and score it with one engine call; NULLs as `null`."""
     kind_index = rng.choice(3, n, p=KIND_P)
@@ -197,15 +170,15 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     # Requests and intelligence cases name a subject in their title: its theme; operations
     # (titled by codename) any theme, skewed.
     subject_index = rng.integers(0, len(SUBJECTS), n)
-    subject_theme = _subject_themes(org)[subject_index]
+    subject_theme = subject_themes(org)[subject_index]
     theme_id = org.theme_ids[rng.choice(len(org.theme_ids), n, p=org.theme_p)]
     theme_id = np.where((kind != 1) & (subject_theme >= 0), subject_theme, theme_id)
     has_bcu = rng.random(n) < BCU_P[kind_index]
-    bcu_id = _pick(rng, org.bcu_ids, n)
+    bcu_id = pick(rng, org.bcu_ids, n)
     has_asset = rng.random(n) < ASSET_P[kind_index]
     asset_index = rng.integers(0, len(org.asset_types), n)
     asset_type = org.asset_types[asset_index]
-    hub_id = _pick(rng, org.hub_ids, n)
+    hub_id = pick(rng, org.hub_ids, n)
     if org.asset_hubs is not None:  # a request goes to the hub that owns the asset
         hub_id = np.where(has_asset, org.asset_hubs[asset_index], hub_id)
     staff_index = rng.integers(0, len(org.staff_ids), n)
@@ -222,7 +195,11 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     requested = np.where(
         has_asset, np.where(is_request, rng.integers(8, 201, n), rng.integers(20, 401, n)), 0
     )
-    allocated = np.where(tasked, (requested * rng.uniform(0.5, 1.0, n)).astype(np.int64), 0)
+    # Tasked work has hours granted (adopting tasks at least one asset for at least an hour).
+    asked = np.where(has_asset, requested, rng.integers(8, 41, n))
+    allocated = np.where(
+        tasked, np.maximum(1, (asked * rng.uniform(0.5, 1.0, n)).astype(np.int64)), 0
+    )
     strands = np.where(rng.random(n) < 0.85, 1, 0) | np.where(inputs["V"] > 0, 4, 0)
     strands |= np.where(rng.random(n) < 0.15, 2, 0) | np.where(rng.random(n) < 0.03, 8, 0)
     strands = np.where(strands == 0, 1, strands)
@@ -239,9 +216,9 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     deadline = _dates(today + rng.integers(-14, 121, n), null, has_deadline)
     review = _dates(submitted_us // US_PER_DAY + rng.integers(28, 121, n), null, ~is_draft)
 
-    codename, title = _titles(rng, org, kind, asset_index, subject_index)
+    codename, title = titles(rng, org, kind, asset_index, subject_index)
     closed = state_index == list(STATE_P).index(State.CLOSED)
-    outcome = _or_null(_pick(rng, np.array(OUTCOMES, dtype=object), n), null, closed)
+    outcome = or_null(pick(rng, np.array(OUTCOMES, dtype=object), n), null, closed)
     moderation = np.where(
         moderated,
         np.where(rng.random(n) < 0.9, ModerationState.AGREED.value, ModerationState.VARIED.value),
@@ -252,20 +229,20 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     no_deadline = NO_DEADLINE.isoformat()
     columns: dict[str, Any] = {
         "kind": kind,
-        "codename": _or_null(codename, null, kind == 1),
+        "codename": or_null(codename, null, kind == 1),
         "title": title,
         "theme_id": theme_id,
         "strands": strands,
-        "bcu_id": _or_null(bcu_id, null, has_bcu),
+        "bcu_id": or_null(bcu_id, null, has_bcu),
         "hub_id": hub_id,
-        "asset_type": _or_null(asset_type, null, has_asset),
+        "asset_type": or_null(asset_type, null, has_asset),
         "requested_hours": requested,
         "allocated_hours": allocated,
         "opportunity_deadline": deadline,
         "next_review": review,
         "state": state,
         "outcome": outcome,
-        "lead_id": _or_null(staff, null, ~is_draft),
+        "lead_id": or_null(staff, null, ~is_draft),
         "created_by_id": created_by,
         "created_at": created_at,
         "submitted_at": submitted_at,
@@ -276,9 +253,9 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         "assessed_by_id": staff,
         "assessed_at": listed_at,
         "moderation": moderation,
-        "moderated_by_id": _or_null(moderator, null, moderated),
+        "moderated_by_id": or_null(moderator, null, moderated),
         "moderated_at": moderated_at,
-        "moderated_version": _or_null(np.ones(n, dtype=np.int64), null, moderated),
+        "moderated_version": or_null(np.ones(n, dtype=np.int64), null, moderated),
         "moderation_note": np.where(moderation == ModerationState.VARIED.value, VARIED_NOTE, ""),
         "on_board": on_board.astype(np.int64),
         **score_columns({**scores, "age_days": assessed.ages}, slice(None)),
@@ -289,6 +266,27 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         "bk_deadline": np.where(has_deadline, deadline, no_deadline),
         "bk_submitted": listed_at,
     }
+    decided = np.array([s in DECIDED for s in STATE_P])[state_index]
+    decided_us = np.minimum(now_us, moderated_us + rng.integers(0, 3 * US_PER_DAY, n))
+    decision = decisions(
+        rng, org, np.flatnonzero(decided), state=state, vector=vector, scores=scores,
+        ages=assessed.ages, strands=strands, review=review, decided_at=_stamps(decided_us, null),
+        hours=allocated, null=null,
+    )  # fmt: skip
+    tasked_rows = np.flatnonzero(tasked) if org.asset_ids is not None else np.array([], int)
+    assets = {
+        # A case that named no asset type was given one of any type.
+        "asset_id": (org.asset_ids[asset_index[tasked_rows]] if org.asset_ids is not None
+                     else np.array([], int)),
+        "hours": allocated[tasked_rows],
+    }  # fmt: skip
     # Lists once per column: executemany and COPY want Python objects, and
     # tolist() is far faster than indexing numpy arrays row by row.
-    return Batch(columns={k: np.asarray(v).tolist() for k, v in columns.items()}, n=n)
+    return Batch(
+        columns={k: np.asarray(v).tolist() for k, v in columns.items()},
+        n=n,
+        decisions={k: np.asarray(v).tolist() for k, v in decision.items()},
+        decision_rows=np.flatnonzero(decided).tolist(),
+        assets={k: np.asarray(v).tolist() for k, v in assets.items()},
+        asset_rows=tasked_rows.tolist(),
+    )

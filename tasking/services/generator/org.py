@@ -39,6 +39,8 @@ class Org:
     asset_types: Objects
     asset_hubs: Ints | None  # the owning hub of each entry of asset_types, when assets exist
     staff_ids: Ints
+    chair_ids: Ints  # who decides at the meeting (staff when there is no chair)
+    asset_ids: Ints | None  # the asset of each entry of asset_types, when assets exist
     requesters: dict[int, Ints]  # BCU id -> its requesting officers
     model_version_id: int
     model: scoring.Model
@@ -77,8 +79,11 @@ def load_org(engine: Engine, rng: np.random.Generator) -> Org:
         if assets:
             types = np.array([a.asset_type for a in assets], dtype=object)
             asset_hubs: Ints | None = np.array([a.hub_id for a in assets], dtype=np.int64)
+            asset_ids: Ints | None = np.array([a.id for a in assets], dtype=np.int64)
         else:
             types, asset_hubs = np.array(list(ASSET_TYPES), dtype=object), None
+            asset_ids = None
+        chairs = sorted(u.id for u in users if u.role == Role.CHAIR and u.id is not None)
         return Org(
             bcu_ids=np.array(bcus, dtype=np.int64),
             hub_ids=np.array(hubs, dtype=np.int64),
@@ -89,6 +94,8 @@ def load_org(engine: Engine, rng: np.random.Generator) -> Org:
             asset_types=types,
             asset_hubs=asset_hubs,
             staff_ids=np.array(staff, dtype=np.int64),
+            chair_ids=np.array(chairs or staff, dtype=np.int64),
+            asset_ids=asset_ids,
             requesters={
                 k: np.array(sorted(requesters[k]), dtype=np.int64) for k in sorted(requesters)
             },

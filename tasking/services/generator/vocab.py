@@ -52,6 +52,13 @@ SUBJECT_THEMES = {
     "puppy farming": "LOCAL", "romance fraud": "FRAUD", "card skimming": "FRAUD",
     "exploited car washes": "MSHT", "online grooming": "CSAE", "money mule recruitment": "ML",
 }  # fmt: skip
+# The decision each state past the meeting implies (adopted work went on to run).
+DECIDED = {
+    State.ADOPTED: "adopted", State.ACTIVE: "adopted", State.UNDER_REVIEW: "adopted",
+    State.CLOSED: "adopted", State.DEFERRED: "deferred", State.DECLINED: "declined",
+    State.REFERRED: "referred",
+}  # fmt: skip
+DECLINE_REASON = "Harm is local: the BCU leads, with advice from the centre (generated)."
 VARIED_NOTE = "Varied at moderation: likelihood and harm reconsidered (generated)."
 AREAS = (
     "north", "south", "east", "west", "central", "riverside", "coastal", "upland",

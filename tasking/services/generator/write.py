@@ -46,6 +46,18 @@ TABLES = (
     ("assessment", ASSESSMENT_COLUMNS),
     ("case_score", SCORE_COLUMNS),
 )
+# One decision per decided case (the score it saw is the stored one), and the asset
+# each adopted case was tasked (decision_asset ids come from the database).
+DECISION_COLUMNS = (
+    "id", "case_id", "score_version", "assessment_version", "vector_shown", "age_days_shown",
+    "priority_shown", "band_shown", "grading_shown", "model_version_id", "model_name",
+    "model_number", "model_hash", "outcome", "grading_varied", "variation_rationale",
+    "information", "threat_risk", "powers_policy", "options", "action", "chair_id",
+    "recorded_by_id", "decided_at", "hours_granted", "asset_type_reason",
+    "referral_destination", "decline_reason", "conditions", "immediate", "strands",
+    "next_review", "dissent",
+)  # fmt: skip
+DECISION_ASSET_COLUMNS = ("decision_id", "asset_id", "hours")
 
 
 def _constants(org: Org, now: datetime) -> dict[str, Any]:
@@ -59,14 +71,42 @@ def _constants(org: Org, now: datetime) -> dict[str, Any]:
         "model_version_id": org.model_version_id,
         "scored_at": now.strftime(SQLITE_DATETIME),  # text: valid input for PostgreSQL too
         "score_version": 1,
+        "assessment_version": 1,
+        "model_name": org.model.name,
+        "model_number": org.model.version,
+        "model_hash": org.model.content_hash,
+        "grading_varied": 0,
+        "variation_rationale": "",
+        "information": "Generated intelligence picture (fictional).",
+        "threat_risk": "Harm assessed through MoRiLE; see the score shown.",
+        "powers_policy": "",
+        "options": "",
+        "action": "As recorded in the outcome (generated).",
+        "asset_type_reason": "",
+        "conditions": "",
+        "immediate": 0,
+        "dissent": "",
     }
 
 
-def _number(batch: Batch, first_id: int) -> None:
-    """Give the batch its ids (first_id onwards) and the references derived from them."""
+def _number(batch: Batch, first_id: int, first_decision: int) -> None:
+    """Give the batch its case and decision ids (from the firsts on) and the references."""
     ids = list(range(first_id, first_id + batch.n))
     batch.columns["id"] = batch.columns["case_id"] = ids
     batch.columns["reference"] = [f"GEN-{i:07d}" for i in ids]
+    decision_ids = list(range(first_decision, first_decision + len(batch.decision_rows)))
+    batch.decisions["id"] = decision_ids
+    batch.decisions["case_id"] = [ids[i] for i in batch.decision_rows]
+    of_case = dict(zip(batch.decision_rows, decision_ids, strict=True))
+    batch.assets["decision_id"] = [of_case[i] for i in batch.asset_rows]
+
+
+def _tables(batch: Batch) -> Iterator[tuple[str, tuple[str, ...], Batch]]:
+    """Each table of a batch with its columns, as a batch of that table's rows."""
+    for table, names in TABLES:
+        yield table, names, batch
+    yield "decision", DECISION_COLUMNS, Batch(batch.decisions, len(batch.decision_rows))
+    yield "decision_asset", DECISION_ASSET_COLUMNS, Batch(batch.assets, len(batch.asset_rows))
 
 
 def _rows(
@@ -94,13 +134,14 @@ def _write_sqlite(dbapi: Any, batch: Batch, constants: dict[str, Any]) -> None:
     cursor.execute("BEGIN IMMEDIATE")
     try:
         first = cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM case_record").fetchone()[0]
-        _number(batch, int(first))
-        for table, names in TABLES:
+        first_decision = cursor.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM decision")
+        _number(batch, int(first), int(first_decision.fetchone()[0]))
+        for table, names, rows in _tables(batch):
             # Constants go in the statement, so each row binds only what varies.
             bound = [name for name in names if name not in constants]
             values = [_literal(constants[n]) if n in constants else "?" for n in names]
             sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)})"
-            cursor.executemany(sql, _rows(batch, bound, {}))
+            cursor.executemany(sql, _rows(rows, bound, {}))
         cursor.execute("COMMIT")
     except BaseException:
         cursor.execute("ROLLBACK")
@@ -116,25 +157,33 @@ def _write_postgres(dbapi: Any, batch: Batch, constants: dict[str, Any]) -> None
             # Timestamps are sent as UTC text. The lock keeps concurrent inserts (and so
             # their nextval) out while we take ids above both the max id and the sequence.
             cursor.execute("SET LOCAL TIME ZONE 'UTC'")
-            cursor.execute("LOCK TABLE case_record IN EXCLUSIVE MODE")
-            cursor.execute(
-                "SELECT GREATEST((SELECT COALESCE(MAX(id), 0) FROM case_record) + 1,"
-                " nextval(pg_get_serial_sequence('case_record', 'id')))"
-            )
-            first = int(cursor.fetchone()[0])
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence('case_record', 'id'), %s)",
-                (first + batch.n - 1,),
-            )
-            _number(batch, first)
-            for table, names in TABLES:
+            first = _take_ids(cursor, "case_record", batch.n)
+            _number(batch, first, _take_ids(cursor, "decision", len(batch.decision_rows)))
+            for table, names, rows in _tables(batch):
                 with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-                    for row in _rows(batch, names, constants):
+                    for row in _rows(rows, names, constants):
                         copy.write_row(row)
         dbapi.commit()
     except BaseException:
         dbapi.rollback()
         raise
+
+
+def _take_ids(cursor: Any, table: str, n: int) -> int:
+    """The first of `n` ids taken for `table` on PostgreSQL, above its max id and sequence.
+
+    The lock keeps concurrent inserts (and so their nextval) out meanwhile.
+    """
+    cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+    cursor.execute(
+        f"SELECT GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}) + 1,"
+        f" nextval(pg_get_serial_sequence('{table}', 'id')))"
+    )
+    first = int(cursor.fetchone()[0])
+    cursor.execute(
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", (first + max(n, 1) - 1,)
+    )
+    return first
 
 
 def generate_cases(
