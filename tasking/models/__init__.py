@@ -33,6 +33,7 @@ from tasking.models.scores import (
     ScoreHistory,
     ScoringRun,
 )
+from tasking.models.tokens import ApiToken, IdempotencyKey
 
 __all__ = [
     "ASSET_TYPES",
@@ -43,6 +44,7 @@ __all__ = [
     "OPEN_STATES",
     "REASSESSABLE_STATES",
     "REVIEWED_OUTCOMES",
+    "ApiToken",
     "Assessment",
     "Asset",
     "AuditEvent",
@@ -52,6 +54,7 @@ __all__ = [
     "Decision",
     "DecisionAsset",
     "DecisionOutcome",
+    "IdempotencyKey",
     "InfoRequest",
     "IntelEntry",
     "Marking",

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,6 +29,7 @@ from tasking.broker import broker_url
 from tasking.db import engine_from_settings
 from tasking.models import User
 from tasking.web import filters
+from tasking.web.api.auth import token_user
 from tasking.web.db import db, finish
 from tasking.web.errors import register_error_pages
 from tasking.web.security import guard, security_headers
@@ -134,6 +135,8 @@ def _login_manager(app: Flask) -> None:
 
     @manager.user_loader  # type: ignore[untyped-decorator]
     def load(sid: str) -> CurrentUser | None:
+        if request.path.startswith("/api/"):
+            return None  # API calls authenticate by bearer token only (the request loader)
         record = session_store().get(sid)
         if record is None:
             return None
@@ -143,6 +146,8 @@ def _login_manager(app: Flask) -> None:
             return None
         g.actor = user
         return CurrentUser(user, record)
+
+    manager.request_loader(token_user)
 
 
 def _secret_key(settings: Settings) -> str:

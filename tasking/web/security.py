@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from tasking.models import Role, User
 
 # Endpoints anyone may call, signed in or not.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "static", "api.openapi", "api.docs"})
 ROLES_ATTR = "tasking_roles"
 # Every signed-in role: for pages that are about the user themself (home, sign-out).
 ANY_ROLE = frozenset(Role)

@@ -1,0 +1,607 @@
+"""Request and response models of /api/v1 (the OpenAPI document is generated from them).
+
+Request bodies reuse the services' own input models (tasking.services.schemas),
+which refuse unknown fields, so a body cannot set a BCU, a score, a state or a
+version it may not. Case edits carry the `version` the caller read: a stale
+one is a 409.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from tasking.models import State
+from tasking.services.schemas import (
+    TEXT_LONG,
+    AssessmentIn,
+    AssetRequestIn,
+    DecisionIn,
+    IntelIn,
+    StrictIn,
+)
+from tasking.web.api.spec import MAX_ID
+
+MAX_VECTORS = 10_000
+VectorText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Out(BaseModel):
+    """Base of response models."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Score preview
+
+
+class PreviewIn(StrictIn):
+    """Vectors to score without storing anything (SCORING.md section 1)."""
+
+    vectors: list[VectorText] = Field(min_length=1, max_length=MAX_VECTORS)
+
+
+class ModelInfo(Out):
+    """The scoring model a score was made with."""
+
+    name: str
+    version: int
+    hash: str
+
+
+class BandMoveOut(Out):
+    """The smallest change of one factor that moves a case to another band."""
+
+    factor: str
+    before: str
+    after: str
+    band_before: str
+    band_after: str
+    priority_after: float
+    text: str
+
+
+class PreviewResult(Out):
+    """One vector's score (the fields of `scoring.score_vectors`) and what would move its band."""
+
+    vector: str
+    harm_base: float
+    total_harm: float
+    risk: float
+    freshness: float
+    priority: float
+    band: Literal["P0", "P1", "P2", "P3"]
+    position: int
+    position_grade: Literal["Weak", "Adequate", "Strong"]
+    grading: str
+    model: str
+    moves: list[BandMoveOut]
+
+
+class PreviewOut(Out):
+    """Scores of every vector, in the order sent."""
+
+    model: ModelInfo
+    results: list[PreviewResult]
+
+
+# Asset requests
+
+
+class RequestsQuery(StrictIn):
+    """Paging of a BCU's requests (newest first)."""
+
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=25, ge=1, le=200)
+
+
+class QuestionOut(Out):
+    """A question to the requesting BCU, and its answer once given."""
+
+    id: int
+    question: str
+    asked_by_id: int
+    asked_at: datetime
+    answer: str | None
+    answered_by_id: int | None
+    answered_at: datetime | None
+
+
+class RequestDecisionOut(Out):
+    """A decision as the requesting BCU is told it."""
+
+    outcome: str
+    decided_at: datetime
+    reason: str
+
+
+class RequestHistoryOut(Out):
+    """One past score of a request."""
+
+    score_version: int
+    priority: float
+    band: str
+    scored_at: datetime
+    reason: str
+
+
+class RequestLineOut(Out):
+    """One of a BCU's requests in a list."""
+
+    id: int
+    reference: str
+    title: str
+    state: str
+    theme: str
+    asset_type: str | None
+    requested_hours: int
+    allocated_hours: int
+    submitted_at: datetime | None
+    created_at: datetime
+    band: str | None
+    priority: float | None
+    threat_to_life: bool
+    outcome: str | None
+    decided_at: date | None
+    reason: str
+
+
+class RequestPageOut(Out):
+    """A page of the caller's BCU's requests."""
+
+    requests: list[RequestLineOut]
+    page: int
+    pages: int
+    total: int
+
+
+class RequestOut(RequestLineOut):
+    """One request in full, as its BCU sees it."""
+
+    summary: str
+    justification: str
+    opportunity_deadline: date | None
+    version: int
+    decisions: list[RequestDecisionOut]
+    history: list[RequestHistoryOut]
+    questions: list[QuestionOut]
+
+
+class SubmittedOut(Out):
+    """A request just submitted: on the board, scored."""
+
+    id: int
+    reference: str
+    state: str
+    priority: float
+    band: str
+    grading: str
+    version: int
+    created_at: datetime
+
+
+class IdempotencyHeaders(BaseModel):
+    """An optional key that makes a retried submission return the first answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    idempotency_key: str | None = Field(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (e.g. a UUID); kept 24 hours per user.",
+    )
+
+
+# Boards
+
+
+class BoardQuery(StrictIn):
+    """Board filters (as on the web board) and the keyset cursor of the next page."""
+
+    hub_id: Id | None = None
+    bcu_id: Id | None = None
+    theme_id: Id | None = None
+    asset_type: Annotated[str, StringConstraints(max_length=32)] | None = None
+    band: Literal["P0", "P1", "P2", "P3"] | None = None
+    state: State | None = None
+    kind: Literal["operation", "intelligence", "request"] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class BoardRowOut(Out):
+    """One line of a ranked board."""
+
+    rank: int
+    id: int
+    reference: str
+    codename: str | None
+    title: str
+    kind: str
+    state: str
+    theme_id: int
+    strands: list[str]
+    bcu_id: int | None
+    hub_id: int | None
+    asset_type: str | None
+    requested_hours: int
+    allocated_hours: int
+    opportunity_deadline: date | None
+    next_review: date | None
+    marking: str
+    lead_id: int | None
+    moderation: str
+    threat_to_life: bool
+    vector: str
+    age_days: float
+    harm_base: float
+    total_harm: float
+    risk: float
+    freshness: float
+    priority: float
+    band: str
+    position: int
+    position_grade: str
+    score_version: int
+    scored_at: datetime
+
+
+class BoardOut(Out):
+    """A page of a ranked board; pass `next_cursor` as `cursor` for the next page."""
+
+    rows: list[BoardRowOut]
+    next_cursor: str | None
+    band_counts: dict[str, int]
+
+
+# Cases
+
+
+class AssessmentOut(Out):
+    """A case's MoRiLE inputs (an assessment, not a fact) and their moderation."""
+
+    P: int
+    Ps: int
+    F: int
+    C: int
+    S: int
+    V: int
+    L: int
+    Cf: str
+    Ca: int
+    Cb: int
+    O: int  # noqa: E741 - the contract's key name
+    T: int
+    vector: str
+    intel_at: datetime
+    rationale: str
+    assessed_by_id: int
+    assessed_at: datetime
+    moderation: str
+    moderated_by_id: int | None
+    moderated_at: datetime | None
+    moderation_note: str
+    version: int
+    moderated_version: int | None
+    varied_from: str
+    provisional: bool
+
+
+class ScoreOut(Out):
+    """The current score and how it was made (an assessment product, DPA s.38)."""
+
+    score_version: int
+    model: ModelInfo
+    vector: str
+    age_days: float
+    harm_contributions: dict[str, float]
+    harm_base: float
+    scope_multiplier: float
+    vulnerability_multiplier: float
+    total_harm: float
+    likelihood: int
+    risk: float
+    confidence_multiplier: float
+    freshness: float
+    priority: float
+    band: str
+    position: int
+    position_grade: str
+    grading: str
+    scored_at: datetime
+    moves: list[BandMoveOut]
+
+
+class HistoryOut(Out):
+    """One past score of a case."""
+
+    score_version: int
+    priority: float
+    band: str
+    position: int
+    vector: str
+    model_version_id: int
+    reason: str
+    explanation: str
+    scored_at: datetime
+
+
+class IntelOut(Out):
+    """A graded (3x5x2) intelligence log entry."""
+
+    id: int
+    source_grade: int
+    info_grade: str
+    handling: str
+    summary: str
+    received_at: datetime
+    logged_by_id: int
+    logged_at: datetime
+
+
+class DecisionAssetOut(Out):
+    """An asset a decision tasks, with the hours granted."""
+
+    asset_id: int
+    code: str
+    name: str
+    hours: int
+
+
+class DecisionOut(Out):
+    """A tasking decision, with the exact score the meeting saw."""
+
+    id: int
+    outcome: str
+    assessment_version: int
+    score_version: int
+    papers_score_version: int | None
+    vector_shown: str
+    age_days_shown: float
+    priority_shown: float
+    band_shown: str
+    grading_shown: str
+    rank_shown: int | None
+    model_name: str
+    model_number: int
+    model_hash: str
+    grading_varied: bool
+    variation_rationale: str
+    information: str
+    threat_risk: str
+    powers_policy: str
+    options: str
+    action: str
+    chair_id: int
+    recorded_by_id: int
+    decided_at: datetime
+    hours_granted: int
+    assets: list[DecisionAssetOut]
+    asset_type_reason: str
+    referral_destination: str | None
+    decline_reason: str
+    conditions: str
+    immediate: bool
+    owner_id: int | None
+    strands: list[str]
+    next_review: date | None
+    dissent: str
+
+
+class CaseOut(Out):
+    """A case: its facts, its assessment, its score with the breakdown, and its history."""
+
+    id: int
+    reference: str
+    kind: str
+    codename: str | None
+    title: str
+    summary: str
+    justification: str
+    theme_id: int
+    strands: list[str]
+    bcu_id: int | None
+    hub_id: int | None
+    asset_type: str | None
+    requested_hours: int
+    allocated_hours: int
+    opportunity_deadline: date | None
+    next_review: date | None
+    marking: str
+    state: str
+    outcome: str | None
+    lead_id: int | None
+    created_at: datetime
+    submitted_at: datetime | None
+    updated_at: datetime
+    version: int
+    allowed_transitions: list[str]
+    assessment: AssessmentOut
+    score: ScoreOut | None
+    history: list[HistoryOut]
+    intelligence: list[IntelOut]
+    decisions: list[DecisionOut]
+    questions: list[QuestionOut]
+
+
+class AssessmentUpdateIn(StrictIn):
+    """New MoRiLE inputs for a case, against the version read."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    assessment: AssessmentIn
+
+
+class IntelBodyIn(StrictIn):
+    """Graded intelligence to log on a case, against the version read."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    intelligence: IntelIn
+
+
+class TransitionIn(StrictIn):
+    """A change of state, with the reason recorded."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    to_state: State
+    reason: str = Field(min_length=1, max_length=TEXT_LONG)
+    outcome: str | None = Field(default=None, max_length=200)
+
+
+class ModerationIn(StrictIn):
+    """A second analyst agrees with the score, or varies it: new inputs and a note saying why."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    agree: bool
+    note: str = Field(default="", max_length=TEXT_LONG)
+    varied: AssessmentIn | None = None
+
+
+class QuestionBodyIn(StrictIn):
+    """A question to the requesting BCU (the request goes to `information_requested`)."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    question: str = Field(min_length=3, max_length=TEXT_LONG)
+
+
+class AnswerBodyIn(StrictIn):
+    """The BCU's answer to the open question (the request goes back to triage)."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    answer: str = Field(min_length=3, max_length=TEXT_LONG)
+
+
+class DecisionBodyIn(StrictIn):
+    """The meeting's decision, against the case version and the score version shown."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    decision: DecisionIn
+
+
+class QuestionCreatedOut(Out):
+    """A question or answer just recorded, and the case after it."""
+
+    question: QuestionOut
+    version: int
+    state: str
+
+
+class DecisionCreatedOut(Out):
+    """A decision just recorded, and the case after it."""
+
+    decision: DecisionOut
+    case_version: int
+    state: str
+
+
+class CaseChangeOut(Out):
+    """A case after a change: its new version and state (read it again for the rest)."""
+
+    id: int
+    reference: str
+    version: int
+    state: str
+    moderation: str
+    score_version: int | None
+    priority: float | None
+    band: str | None
+
+
+class IntelCreatedOut(Out):
+    """An intelligence entry just logged, and the case after it."""
+
+    entry: IntelOut
+    case: CaseChangeOut
+
+
+# Runs and models
+
+
+class RunsQuery(StrictIn):
+    """How many of the latest runs to list."""
+
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+class RunOut(Out):
+    """A scoring run (a rescore, nightly run, new model or what-if)."""
+
+    id: int
+    kind: str
+    status: str
+    reason: str
+    run_date: date | None
+    model_version_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    chunks_total: int
+    chunks_done: int
+    cases_total: int
+    cases_changed: int
+    band_changes: int
+    error: str
+    summary: dict[str, object]
+
+
+class RunListOut(Out):
+    """The latest scoring runs, newest first."""
+
+    runs: list[RunOut]
+
+
+class ModelVersionOut(Out):
+    """A published scoring model version."""
+
+    id: int
+    name: str
+    version: int
+    hash: str
+    is_current: bool
+    published_at: datetime
+    published_by_id: int | None
+
+
+class ModelVersionDetailOut(ModelVersionOut):
+    """A model version with its model file (TOML)."""
+
+    content: str
+
+
+class ModelListOut(Out):
+    """Every stored model version, newest first."""
+
+    models: list[ModelVersionOut]
+
+
+__all__ = [
+    "MAX_ID",
+    "AssessmentUpdateIn",
+    "AssetRequestIn",
+    "BoardOut",
+    "BoardQuery",
+    "CaseChangeOut",
+    "CaseOut",
+    "DecisionBodyIn",
+    "DecisionCreatedOut",
+    "IdempotencyHeaders",
+    "IntelBodyIn",
+    "IntelCreatedOut",
+    "ModelListOut",
+    "ModelVersionDetailOut",
+    "ModerationIn",
+    "PreviewIn",
+    "PreviewOut",
+    "RequestOut",
+    "RequestPageOut",
+    "RequestsQuery",
+    "RunListOut",
+    "RunOut",
+    "RunsQuery",
+    "SubmittedOut",
+    "TransitionIn",
+]
