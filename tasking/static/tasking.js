@@ -44,3 +44,29 @@ document.addEventListener("DOMContentLoaded", function () {
     timer = window.setTimeout(refresh, 200);
   });
 });
+
+// Case page: show only the fields that apply to the choice made (data-show-when="name=value").
+// Without this script every field shows, each labelled with when it applies. Hidden fields
+// are disabled so they are not sent; a block holding an error message always shows.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-show-when]").forEach(function (block) {
+    var rule = block.getAttribute("data-show-when").split("=");
+    var form = block.closest("form");
+    if (!form || rule.length !== 2) {
+      return;
+    }
+    var selector = "input[type='radio'][name='" + rule[0] + "']";
+    function update() {
+      var chosen = form.querySelector(selector + ":checked");
+      var hide = (!chosen || chosen.value !== rule[1]) && !block.querySelector(".error-message");
+      block.hidden = hide;
+      block.querySelectorAll("input, select, textarea").forEach(function (field) {
+        field.disabled = hide;
+      });
+    }
+    form.querySelectorAll(selector).forEach(function (radio) {
+      radio.addEventListener("change", update);
+    });
+    update();
+  });
+});

@@ -54,9 +54,7 @@ def test_one_point_is_centred_and_an_empty_series_is_empty() -> None:
 
 
 def test_inverted_chart_puts_rank_one_at_the_top() -> None:
-    chart = time_chart(
-        [(T0, 1.0, ""), (T0 + timedelta(days=1), 40.0, "")], invert=True, y_floor=1
-    )
+    chart = time_chart([(T0, 1.0, ""), (T0 + timedelta(days=1), 40.0, "")], invert=True, y_floor=1)
     best, worse = chart.points
     assert best.y == chart.top
     assert worse.y > best.y

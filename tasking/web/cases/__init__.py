@@ -10,6 +10,7 @@ decide everything; the views only translate forms and errors.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -71,9 +72,33 @@ ANCHORS = {
 # Plainer words for the data models' commonest complaints.
 PLAIN = {
     "Field required": "Enter or choose a value",
-    "Input should be a valid integer, unable to parse string as an integer": "Choose a value",
-    "Input should be a valid integer": "Choose a value",
+    "Input should be a valid integer, unable to parse string as an integer": "Enter a whole number",
+    "Input should be a valid integer": "Enter a whole number",
+    "Input should be a valid date or datetime, input is too short": "Enter a date and time",
+    "Input should be a valid date or datetime, invalid character in year": "Enter a date and time",
 }
+_PLAIN_PATTERNS = (
+    (
+        re.compile(r"^String should have at least (\d+) characters?$"),
+        r"Enter at least \1 characters",
+    ),
+    (re.compile(r"^String should have at most (\d+) characters?$"), r"Use at most \1 characters"),
+    (re.compile(r"^Input should be greater than or equal to (\d+)$"), r"Enter \1 or more"),
+    (re.compile(r"^Input should be less than or equal to (\d+)$"), r"Enter \1 or less"),
+    (re.compile(r"^Input should be (?:'[^']*'(?:, | or )?)+$"), "Choose one of the options"),
+    (re.compile(r"^Input should be a valid date.*$"), "Enter a real date"),
+    (re.compile(r"^Value error, (.*)$"), r"\1"),
+)
+
+
+def plain(message: str) -> str:
+    """A data model's message in the words of the form."""
+    if message in PLAIN:
+        return PLAIN[message]
+    for pattern, words in _PLAIN_PATTERNS:
+        if pattern.search(message):
+            return pattern.sub(words, message)
+    return message
 
 
 @bp.get("/<reference>")
@@ -263,7 +288,7 @@ def _render(
     if problem is not None:
         shown = FORM_FIELDS.get(form, set())
         named = {_field(form, k): v for k, v in problem.fields.items()}
-        errors = {k: PLAIN.get(v, v) for k, v in named.items() if k in shown}
+        errors = {k: plain(v) for k, v in named.items() if k in shown}
         if not errors or isinstance(problem, Conflict | Forbidden):
             form_error = problem.message
     values = dict(values or {})
