@@ -60,7 +60,7 @@ def row_out(row: BoardRow) -> BoardRowOut:
 @bp.get("/board")
 @operation(BOARD_ROLES, tag="boards", resp=BoardOut, query=BoardQuery)
 def board(query: BoardQuery) -> BoardOut:
-    """One page of the ranked board (SCORING.md order), filtered as the web board is.
+    """One page of the ranked board (docs/scoring.md order), filtered as the web board is.
 
     Pass the answer's `next_cursor` as `cursor` (with the same filters) for the
     next page; it is null on the last page. `band_counts` counts the filtered board.
