@@ -4,7 +4,7 @@
 10,000 vectors needs it for all of them at once. Each factor that enters
 priority is tried at every other level for every case in one `score_arrays`
 call per level, and for each case the nearest change up and the nearest change
-down are kept (ties go to the factor first in SCORING.md order). Threat-to-life
+down are kept (ties go to the factor first in docs/scoring.md order). Threat-to-life
 cases are P0 by fact, so nothing moves them.
 """
 
