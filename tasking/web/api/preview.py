@@ -54,7 +54,7 @@ def parse_all(vectors: list[str]) -> list[scoring.Inputs]:
 def score_preview(json: PreviewIn) -> PreviewOut:
     """Score up to 10,000 vectors without storing anything.
 
-    Each result has the fields of `scoring.score_vectors` (SCORING.md section 5)
+    Each result has the fields of `scoring.score_vectors` (docs/scoring.md)
     and `moves`: the smallest change of one factor that would raise the band,
     and the one that would lower it, where there is one.
     """
