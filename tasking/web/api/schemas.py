@@ -39,7 +39,7 @@ class Out(BaseModel):
 
 
 class PreviewIn(StrictIn):
-    """Vectors to score without storing anything (SCORING.md section 1)."""
+    """Vectors to score without storing anything (docs/scoring.md, 'The vector string')."""
 
     vectors: list[VectorText] = Field(min_length=1, max_length=MAX_VECTORS)
 
