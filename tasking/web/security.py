@@ -23,7 +23,7 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "static", "api.ope
 ROLES_ATTR = "tasking_roles"
 # Every signed-in role: for pages that are about the user themself (home, sign-out).
 ANY_ROLE = frozenset(Role)
-# Who works the ranked boards and case pages (DOMAIN.md).
+# Who works the ranked boards and case pages (docs/domain.md).
 BOARD_ROLES = frozenset(
     {Role.COORDINATOR, Role.ANALYST, Role.CHAIR, Role.ASSET_OWNER}
 )  # fmt: skip
@@ -84,7 +84,7 @@ def guard() -> BaseResponse | None:
 
 
 def security_headers(response: BaseResponse) -> BaseResponse:
-    """Headers every response carries (RELIABILITY A8)."""
+    """Headers every response carries (docs/reliability.md, A8)."""
     headers = response.headers
     headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"
