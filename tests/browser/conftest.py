@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 START_TIMEOUT_S = 90.0
 _ARTIFACTS: list[Path] = []
+_FAILED = pytest.StashKey[bool]()
 
 
 class LiveServer:
