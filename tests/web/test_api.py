@@ -407,6 +407,10 @@ def test_board_pages_with_cursor_and_filters(api: Api, web_org: Org) -> None:
     rest = api("GET", f"/board?limit=2&cursor={first['next_cursor']}", "coordinator").get_json()
     assert [row["rank"] for row in rest["rows"]] == [3]
     assert rest["next_cursor"] is None
+    assert rest["prev_cursor"]
+    back = api("GET", f"/board?limit=2&before={rest['prev_cursor']}", "coordinator").get_json()
+    assert back["rows"] == first["rows"]
+    assert back["prev_cursor"] is None
     rows = first["rows"] + rest["rows"]
     assert {row["reference"] for row in rows} == refs
     priorities = [row["priority"] for row in rows]
@@ -415,7 +419,11 @@ def test_board_pages_with_cursor_and_filters(api: Api, web_org: Org) -> None:
     band = rows[0]["band"]
     only = api("GET", f"/board?band={band}", "analyst").get_json()
     assert {row["band"] for row in only["rows"]} == {band}
+    likely = api("GET", "/board?likelihood=5", "analyst").get_json()
+    assert len(likely["rows"]) == 1
+    assert "/L:5/" in likely["rows"][0]["vector"]
     assert envelope(api("GET", "/board?band=P7", "chair"), 422)["fields"]
+    assert envelope(api("GET", "/board?asset_type=boats", "chair"), 422)["fields"]
     assert envelope(api("GET", "/board?cursor=garbage", "chair"), 422)["fields"]
     assert envelope(api("GET", "/board?hub_id=99999999999", "chair"), 422)["fields"]
 

@@ -63,16 +63,26 @@ def board(query: BoardQuery) -> BoardOut:
     """One page of the ranked board (docs/scoring.md order), filtered as the web board is.
 
     Pass the answer's `next_cursor` as `cursor` (with the same filters) for the
-    next page; it is null on the last page. `band_counts` counts the filtered board.
+    next page, null on the last page; `prev_cursor` as `before` for the page
+    before, null on the first. `harm` and `likelihood` pick a cell of the risk
+    matrix. `band_counts` counts the filtered board.
     """
-    params: dict[str, Any] = query.model_dump(exclude={"cursor", "limit"}, exclude_none=True)
+    params: dict[str, Any] = query.model_dump(
+        exclude={"cursor", "before", "limit"}, exclude_none=True
+    )
     filters = BoardFilter.from_params({name: str(value) for name, value in params.items()})
     session, user = db(), actor()
     page = board_page(
-        session=session, actor=user, filters=filters, cursor=query.cursor, limit=query.limit
+        session=session,
+        actor=user,
+        filters=filters,
+        cursor=query.cursor,
+        before=query.before,
+        limit=query.limit,
     )
     return BoardOut(
         rows=[row_out(row) for row in page.rows],
         next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
         band_counts=band_counts(session=session, actor=user, filters=filters),
     )

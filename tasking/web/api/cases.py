@@ -35,8 +35,7 @@ from tasking.services.questions import information_requests, request_information
 from tasking.services.scores import engine_model
 from tasking.services.workflow import allowed_transitions, log_intelligence, transition
 from tasking.web.api import bp
-from tasking.web.api.preview import move_out
-from tasking.web.api.schemas import (
+from tasking.web.api.case_schemas import (
     AssessmentOut,
     AssessmentUpdateIn,
     CaseChangeOut,
@@ -49,14 +48,14 @@ from tasking.web.api.schemas import (
     IntelBodyIn,
     IntelCreatedOut,
     IntelOut,
-    ModelInfo,
     ModerationIn,
     QuestionBodyIn,
     QuestionCreatedOut,
-    QuestionOut,
     ScoreOut,
     TransitionIn,
 )
+from tasking.web.api.preview import move_out
+from tasking.web.api.schemas import ModelInfo, QuestionOut
 from tasking.web.api.spec import operation
 from tasking.web.db import db
 from tasking.web.security import BOARD_ROLES, actor

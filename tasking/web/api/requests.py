@@ -18,12 +18,11 @@ from tasking.services.requests import (
 )
 from tasking.services.scores import engine_model
 from tasking.web.api import bp
+from tasking.web.api.case_schemas import AnswerBodyIn, QuestionCreatedOut
 from tasking.web.api.cases import question_out
 from tasking.web.api.schemas import (
-    AnswerBodyIn,
     AssetRequestIn,
     IdempotencyHeaders,
-    QuestionCreatedOut,
     RequestDecisionOut,
     RequestHistoryOut,
     RequestLineOut,
