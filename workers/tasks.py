@@ -27,7 +27,7 @@ from config.settings import Settings, load_settings
 from tasking import dispatch
 from tasking.db import engine_from_settings
 from tasking.models import RunKind
-from tasking.services import runs, whatif
+from tasking.services import runs, sweep, whatif
 from tasking.services.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def redis_client(url: str) -> redis.Redis:
 def sweep_runs(self: Any) -> None:
     """Find runs that stopped moving: finish, re-send their chunks, or fail them with a reason."""
     try:
-        found = runs.sweep_runs(
+        found = sweep.sweep_runs(
             engine=engine(), stall_s=settings().run_stall_s, give_up_s=settings().run_give_up_s
         )
         for run_id in found.finish:

@@ -162,7 +162,7 @@ class ScoringRun(SQLModel, table=True):
     summary: str = Field(default="{}", sa_type=Text)  # JSON
     # Why a failed run failed (e.g. a chunk's retries exhausted, or stalled past its sweeps).
     error: str = Field(default="", max_length=500)
-    # When the sweep last re-sent this run's unfinished chunks (services/runs.sweep_runs).
+    # When the sweep last re-sent this run's unfinished chunks (services/sweep.py).
     swept_at: datetime | None = None
 
 

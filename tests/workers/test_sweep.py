@@ -1,6 +1,6 @@
 """No run left running for ever (issue 10, findings 2 and 4), on SQLite and PostgreSQL.
 
-The sweep (beat) finishes runs whose chunks are all done, sends again the
+The sweep (services/sweep.py, on the beat) finishes runs whose chunks are all done, sends again the
 chunks of runs that stopped moving, and fails with its reason a run stalled
 past the give-up time, building its board index again. A failure note waits
 briefly, and a late chunk of an older run leaves newer scores alone.
@@ -25,8 +25,8 @@ from tasking.services.runs import (
     record_chunk_failure,
     run_chunk,
     start_run,
-    sweep_runs,
 )
+from tasking.services.sweep import sweep_runs
 from tests.workers.live import wait_for
 
 STALL, GIVE_UP = 300, 3600
