@@ -733,3 +733,99 @@ def test_decision_form_only_for_those_who_record_and_csrf_needed(
     chair = signed_in("chair")
     assert _post(chair, cases.meeting, "decision", form, token=False).status_code == 400
     assert _case(web_engine, cases.meeting).state == "awaiting_meeting"
+
+
+def test_varying_with_the_assessors_own_inputs_is_named(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases
+) -> None:
+    form = {"decision": "vary", "note": "Same again.", **_varied()}
+    response = _post(signed_in("analyst2"), cases.op, "moderation", form)
+    assert response.status_code == 422
+    assert 'href="#mo-varied">Varied inputs:' in _text(response)
+    assert _assessment_row(web_engine, cases.op).moderation == "pending"
+
+
+def test_the_meeting_needs_a_current_moderation(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases
+) -> None:
+    form = {"to_state": "awaiting_meeting", "reason": "Ready for the meeting."}
+    response = _post(signed_in("coordinator"), cases.op, "transition", form)
+    assert response.status_code == 409
+    assert "needs an agreed or varied moderation" in _text(response)
+    assert _case(web_engine, cases.op).state == "moderation"
+
+
+def test_asking_the_bcu_for_more_information(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases
+) -> None:
+    coordinator = signed_in("coordinator")
+    assert _post(coordinator, cases.request_b, "transition", _reason("triage")).status_code == 303
+    page = _text(coordinator.get(f"/cases/{cases.request_b}"))
+    assert f'action="/cases/{cases.request_b}/question"' in page
+    assert f'action="/cases/{cases.op}/question"' not in _text(
+        coordinator.get(f"/cases/{cases.op}")
+    )
+    empty = _post(coordinator, cases.request_b, "question", {"question": ""})
+    assert empty.status_code == 422
+    assert 'href="#qu-question">Question:' in _text(empty)
+    asked = _post(coordinator, cases.request_b, "question", {"question": "Which <b>options</b>?"})
+    assert asked.status_code == 303
+    assert _case(web_engine, cases.request_b).state == "information_requested"
+    page = _text(coordinator.get(asked.headers["Location"]))
+    assert "Which &lt;b&gt;options&lt;/b&gt;?" in page
+    assert "Not answered yet." in page
+
+
+def _reason(state: str) -> dict[str, str]:
+    return {"to_state": state, "reason": f"Test move to {state}."}
+
+
+def test_closing_active_work_needs_an_outcome_graded_per_strand(
+    signed_in: SignedIn, web_engine: Engine, web_org: Org, cases: Cases
+) -> None:
+    chair, coordinator = signed_in("chair"), signed_in("coordinator")
+    decided = _post(chair, cases.meeting, "decision", _papers(web_engine, web_org, cases.meeting))
+    assert decided.status_code == 303
+    assert _post(coordinator, cases.meeting, "transition", _reason("active")).status_code == 303
+    page = _text(coordinator.get(f"/cases/{cases.meeting}"))
+    assert 'name="grade.Pursue"' in page  # the case's one strand
+    assert 'name="grade.Protect"' not in page
+    bare = _post(coordinator, cases.meeting, "transition", _reason("closed"))
+    assert bare.status_code == 422
+    assert 'href="#tr-closed-outcome">Outcome:' in _text(bare)
+    graded = {**_reason("closed"), "outcome": "Network disrupted", "grade.Pursue": "significant"}
+    assert _post(coordinator, cases.meeting, "transition", graded).status_code == 303
+    closed = _case(web_engine, cases.meeting)
+    assert (closed.state, closed.outcome) == ("closed", "Network disrupted")
+    assert closed.outcome_grades == '{"Pursue": "significant"}'
+
+
+def test_threat_to_life_gets_an_immediate_decision_from_the_chair(
+    signed_in: SignedIn, web_engine: Engine, web_org: Org
+) -> None:
+    with session_scope(web_engine) as session:
+        case = submit_asset_request(
+            session=session,
+            actor=web_org.users["bcu_a"],
+            data={
+                "title": "Fictional threat to life", "theme_id": web_org.theme.id,
+                "strands": ["Protect"], "asset_type": "drones", "requested_hours": 8,
+                "justification": "A fictional threat to life needs help now.",
+                "threat_to_life": True,
+            },
+        )  # fmt: skip
+        reference = case.reference
+    chair = signed_in("chair")
+    page = _text(chair.get(f"/cases/{reference}"))
+    assert "Provisional assessment" in page
+    assert "Record an immediate decision (threat to life)" in page
+    assert "Record an immediate decision" not in _text(
+        signed_in("coordinator").get(f"/cases/{reference}")
+    )
+    form = _papers(web_engine, web_org, reference, immediate="1", strands=["Protect"])
+    response = _post(chair, reference, "decision", form)
+    assert response.status_code == 303
+    with session_scope(web_engine, write=False) as session:
+        decision = session.exec(select(Decision)).one()
+    assert decision.immediate
+    assert "Immediate (threat to life)" in _text(chair.get(f"/cases/{reference}"))
