@@ -280,6 +280,7 @@ class Launcher:
         self.stop = threading.Event()
         self.signals: list[int] = []
         self.honcho: subprocess.Popen[bytes] | None = None
+        self.reader: threading.Thread | None = None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.signals.append(signum)
@@ -320,8 +321,10 @@ class Launcher:
                 cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-            reader = threading.Thread(target=self._copy_output, args=(self.honcho,), daemon=True)
-            reader.start()
+            self.reader = threading.Thread(
+                target=self._copy_output, args=(self.honcho,), daemon=True
+            )
+            self.reader.start()
             self._wait()
             return 0 if self.signals else (self.honcho.returncode or 1)
         finally:
@@ -358,6 +361,8 @@ class Launcher:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(honcho.pid, signal.SIGKILL)
                 honcho.wait()
+        if self.reader is not None:
+            self.reader.join(5)  # honcho's last lines before ours
         if self.redis is not None:
             self.redis.stop()
         strays = marked_processes(self.mark)

@@ -42,8 +42,6 @@ _FAILED = pytest.StashKey[bool]()
 class LiveServer:
     """gunicorn (2 sync workers) serving the demo on a free port of 127.0.0.1."""
 
-    name = "web server"
-
     def __init__(self, instance: Path, redis_url: str) -> None:
         self.instance = instance
         self.port = 0
@@ -72,14 +70,14 @@ class LiveServer:
                 [str(BIN / "tasking"), command], cwd=ROOT, env=self.env, capture_output=True
             )
             if done.returncode != 0:
-                raise ComponentUnavailable(f"tasking {command}: {done.stderr.decode()[-2000:]}")
+                raise RuntimeError(f"tasking {command}: {done.stderr.decode()[-2000:]}")
         rows = (self.instance / "demo-logins.txt").read_text("utf-8").splitlines()
         self.logins = dict(row.split(" ", 1) for row in rows)
         for _attempt in range(3):  # a free port can be taken before gunicorn binds it
             self.port = free_port()
             if self._launch():
                 return self
-        raise ComponentUnavailable(f"gunicorn did not answer:\n{log_tail(self.log)}")
+        raise RuntimeError(f"gunicorn did not answer:\n{log_tail(self.log)}")
 
     def _launch(self) -> bool:
         with open(self.log, "ab") as log:
@@ -156,7 +154,8 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """The demo served by gunicorn on 127.0.0.1 (started once per session)."""
     redis_url = redis_server.url.rsplit("/", 1)[0] + "/5"
-    server = start_or_skip(LiveServer(tmp_path_factory.mktemp("browser-instance"), redis_url))
+    # Not start_or_skip: a server of this project that will not start is a failure, always.
+    server = LiveServer(tmp_path_factory.mktemp("browser-instance"), redis_url).start()
     yield server
     server.stop()
 
@@ -181,15 +180,28 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def page(chromium: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh browser context (no cookies) at tablet-and-up width, on the live server."""
+def page(
+    chromium: Browser, live_server: LiveServer, artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the live server; a failure leaves a screenshot."""
     context = chromium.new_context(
         base_url=live_server.url, viewport={"width": 1280, "height": 900}
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
+    if request.node.stash.get(_FAILED, False):
+        page.screenshot(path=str(artifacts / f"FAILED-{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Note a failed test body, for the page fixture's screenshot."""
+    report = yield
+    if call.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
