@@ -829,3 +829,40 @@ def test_threat_to_life_gets_an_immediate_decision_from_the_chair(
         decision = session.exec(select(Decision)).one()
     assert decision.immediate
     assert "Immediate (threat to life)" in _text(chair.get(f"/cases/{reference}"))
+
+
+def test_rank_history_comes_from_the_board_snapshots(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tasking.services.runs import board_order, take_snapshot
+
+    with web_engine.begin() as conn:
+        for days in (2, 1):
+            taken = datetime.now(UTC) - timedelta(days=days)
+            take_snapshot(conn, run_id=None, kind="nightly", taken_at=taken)
+        ids, _ = board_order(conn)
+    expected = [int(i) for i in ids].index(pk(_case(web_engine, cases.op))) + 1
+    page = _text(signed_in("coordinator").get(f"/cases/{cases.op}"))
+    table = page[
+        page.index('id="rank-history"') : page.index("</table>", page.index('id="rank-history"'))
+    ]
+    assert table.count(f'<td class="num">{expected}</td>') == 2
+    assert f"{expected} of {len(ids)}" in page  # the newest rank in the summary
+    assert 'id="rank-chart-title"' in page
+
+
+def test_each_stored_score_is_a_point_and_a_row(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases
+) -> None:
+    browser = signed_in("analyst")
+    assert _post(browser, cases.op, "assessment", _assessment_form()).status_code == 303
+    page = _text(browser.get(f"/cases/{cases.op}"))
+    chart = page[page.index('id="priority-chart-title"') : page.index("</svg>")]
+    assert chart.count("<circle") == 2
+    assert "<polyline" in chart
+    history = page[
+        page.index('id="score-history"') : page.index("</table>", page.index('id="score-history"'))
+    ]
+    assert history.count("<tr>") == 3  # the header and two stored scores

@@ -48,7 +48,7 @@ from tasking.services.scores import engine_model
 from tasking.services.workflow import allowed_transitions
 from tasking.web.charts import Chart, time_chart
 
-RANK_SNAPSHOTS = 12  # the newest snapshots a case page reads its rank from
+RANK_SNAPSHOTS = 8  # the newest snapshots a case page reads its rank from (each is the whole board)
 HISTORY_ROWS = 200
 
 
