@@ -180,7 +180,9 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
     with redis_client(self.app.conf.broker_url) as client:
         lock = client.lock(key, timeout=settings().task_time_limit_s, blocking=False)
         if not lock.acquire():
-            wait = max(1.0, client.pttl(key) / 1000 + 0.5)
+            # Soon (the holder usually lets go within seconds), then less often, never
+            # later than the lock's expiry: a dead holder's lock is waited out.
+            wait = min(max(1.0, client.pttl(key) / 1000 + 0.5), 2.0**self.request.retries)
             log.info("nightly run %s: another trigger holds the lock; trying again in %.0f s",
                      day, wait)  # fmt: skip
             raise self.retry(countdown=wait, max_retries=self.max_retries + LOCK_RETRIES)
