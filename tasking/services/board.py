@@ -410,6 +410,8 @@ def _model_bounds(session: Session) -> tuple[float, ...]:
             min(m.p2_threshold for m in models), max(m.p2_threshold for m in models),
             min(min(m.confidence) for m in models) * min(m.decay.floor for m in models),
             max(max(m.confidence) for m in models),
+            # the highest total harm any model can give (every harm level 4)
+            max(4 * sum(m.weights) * max(m.scope) * max(m.vulnerability) for m in models),
         )  # fmt: skip
         _bounds_cache.clear()
         _bounds_cache[key] = found
@@ -435,10 +437,9 @@ def _segments(session: Session, filters: BoardFilter) -> list[tuple[int | None, 
         h_low, h_high, _label = HARM_BANDS[filters.harm_band]
         levels = [filters.likelihood] if filters.likelihood else list(LIKELIHOODS)
         cell_low = h_low * min(levels) * bounds[4]
-        cell_high = h_high * max(levels) * bounds[5] if h_high is not None else None
+        cell_high = (h_high if h_high is not None else bounds[6]) * max(levels) * bounds[5]
         low = cell_low if low is None else max(low, cell_low)
-        if cell_high is not None:
-            high = cell_high if high is None else min(high, cell_high)
+        high = cell_high if high is None else min(high, cell_high)
     extra: list[Any] = []
     if low is not None:
         extra.append(key <= -low * (1 - 1e-9))
