@@ -185,7 +185,10 @@ def page(
 ) -> Iterator[Page]:
     """A fresh browser context (no cookies) on the live server; a failure leaves a screenshot."""
     context = chromium.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",  # dates in date fields read as a UK user sees them
+        timezone_id="Europe/London",
     )
     context.set_default_timeout(15_000)
     page = context.new_page()
