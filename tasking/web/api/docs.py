@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, render_template_string
+from markupsafe import Markup, escape
 
 from tasking.web.api import bp
 from tasking.web.api.spec import document, operation
@@ -20,7 +21,7 @@ PAGE = """{% extends "base.html" %}
 {% block title %}API reference{% endblock %}
 {% block content %}
 <h1 class="heading-l">{{ doc.info.title }}, version {{ doc.info.version }}</h1>
-<p class="body">{{ doc.info.description }}</p>
+<p class="body">{{ description }}</p>
 <p class="body">The machine-readable document (OpenAPI {{ doc.openapi }}) is at
 <a href="{{ url_for('api.openapi') }}">{{ url_for('api.openapi') }}</a>.</p>
 <h2 class="heading-m">Operations</h2>
@@ -89,19 +90,32 @@ def _ref_name(schema: dict[str, Any] | None) -> str | None:
     return ref.rsplit("/", 1)[-1] if ref else None
 
 
-def type_text(schema: dict[str, Any]) -> str:
+def with_code(text: str) -> Markup:
+    """Text whose `backticked` parts read as code (everything escaped)."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unmatched backtick: plain text
+        return escape(text)
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+        for i, part in enumerate(parts)
+    )
+
+
+def type_text(schema: dict[str, Any], components: dict[str, Any]) -> str:
     """A short description of a JSON schema's type, e.g. 'integer 1..5' or 'list of string'."""
     if "$ref" in schema:
-        return str(_ref_name(schema))
+        name = str(_ref_name(schema))
+        target = components.get(name, {})
+        return type_text(target, components) if "enum" in target else name
     if "anyOf" in schema:
-        return " or ".join(type_text(option) for option in schema["anyOf"])
+        return " or ".join(type_text(option, components) for option in schema["anyOf"])
     if "enum" in schema:
         return "one of " + ", ".join(str(v) for v in schema["enum"])
     if "const" in schema:
         return repr(schema["const"])
     kind = str(schema.get("type", "any"))
     if kind == "array":
-        return "list of " + type_text(schema.get("items", {}))
+        return "list of " + type_text(schema.get("items", {}), components)
     bounds = [schema.get(k) for k in ("minimum", "maximum")]
     if any(b is not None for b in bounds):
         lo, hi = ("" if b is None else str(b) for b in bounds)
@@ -113,6 +127,7 @@ def type_text(schema: dict[str, Any]) -> str:
 
 def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The document's operations, flattened for the page."""
+    components = doc.get("components", {}).get("schemas", {})
     found = []
     for path, item in sorted(doc["paths"].items()):
         for method in METHODS:
@@ -125,10 +140,12 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "id": op["operationId"],
                     "method": method,
                     "path": path,
-                    "summary": op.get("summary", ""),
-                    "paragraphs": [p for p in op.get("description", "").split("\n\n") if p],
+                    "summary": with_code(op.get("summary", "")),
+                    "paragraphs": [
+                        with_code(p) for p in op.get("description", "").split("\n\n") if p
+                    ],
                     "parameters": [
-                        {**p, "type": type_text(p.get("schema", {}))}
+                        {**p, "type": type_text(p.get("schema", {}), components)}
                         for p in op.get("parameters", [])
                     ],
                     "body": _ref_name(body.get("schema")),
@@ -148,16 +165,18 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def schemas(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The document's component schemas, with each property's type as text."""
+    components = doc.get("components", {}).get("schemas", {})
     listed = []
-    for name, schema in sorted(doc.get("components", {}).get("schemas", {}).items()):
+    for name, schema in sorted(components.items()):
         properties = {
-            field: {"type": type_text(info)} for field, info in schema.get("properties", {}).items()
+            field: {"type": type_text(info, components)}
+            for field, info in schema.get("properties", {}).items()
         }
         listed.append(
             (
                 name,
                 {
-                    "description": schema.get("description", ""),
+                    "description": with_code(schema.get("description", "")),
                     "properties": properties,
                     "required": schema.get("required", []),
                 },
@@ -178,4 +197,10 @@ def openapi() -> Response:
 def docs() -> str:
     """A readable page of this API's operations and schemas, made from the OpenAPI document."""
     doc = document()
-    return render_template_string(PAGE, doc=doc, operations=operations(doc), schemas=schemas(doc))
+    return render_template_string(
+        PAGE,
+        doc=doc,
+        description=with_code(doc["info"].get("description", "")),
+        operations=operations(doc),
+        schemas=schemas(doc),
+    )
