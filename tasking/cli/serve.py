@@ -338,6 +338,12 @@ class Launcher:
     def _wait(self) -> None:
         assert self.honcho is not None
         announced = "web" not in self.processes
+        if announced:  # nothing to open in a browser: say what runs, and how to stop it
+            log = self.settings.instance_path / "logs" / "run.log"
+            self.console.say(
+                f"tasking run: {', '.join(self.processes)} started (log: {log});"
+                " press Ctrl-C to stop everything"
+            )
         while self.honcho.poll() is None and not self.stop.is_set():
             if not announced and web_answers(self.settings.web_port):
                 announced = True
