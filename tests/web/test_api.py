@@ -620,3 +620,40 @@ def test_writes_are_audited_once(api: Api, web_org: Org, web_engine: Engine) -> 
 
 def test_every_role_is_among_the_callers() -> None:
     assert {r.value for r in Role} <= set(USERS)
+
+
+def test_a2_each_bcu_sees_only_its_own_requests_everywhere(api: Api, web_org: Org) -> None:
+    mine = {submit(api, web_org, title=f"Alpha request {i}")["reference"] for i in range(2)}
+    theirs = {submit(api, web_org, user="bcu_b", title="Bravo request")["reference"]}
+    for user, own, other in (("bcu_requester", mine, theirs), ("bcu_b", theirs, mine)):
+        listed = api("GET", "/requests?per_page=200", user).get_json()
+        assert {r["reference"] for r in listed["requests"]} == own
+        assert listed["total"] == len(own)
+        for reference in other:
+            missing = envelope(api("GET", f"/requests/{reference}", user), 404)
+            unknown = envelope(api("GET", "/requests/REQ-999", user), 404)
+            assert missing["error"] == unknown["error"]
+            assert missing["fields"] == unknown["fields"] == {}
+            answer = api("POST", f"/requests/{reference}/answer", user,
+                         json={"version": 1, "answer": "Three addresses."})  # fmt: skip
+            envelope(answer, 404)
+        for path in ("/board", "/cases/1", "/runs"):
+            envelope(api("GET", path, user), 403)  # the centre's views are not theirs
+    board = api("GET", "/board", "coordinator").get_json()
+    assert {row["reference"] for row in board["rows"]} == mine | theirs
+
+
+def test_a_token_acts_with_its_owners_role_and_bcu_of_the_moment(
+    api: Api, web_org: Org, web_engine: Engine
+) -> None:
+    theirs = submit(api, web_org, user="bcu_b")["reference"]
+    assert api("GET", "/board", "analyst").status_code == 200
+    envelope(api("GET", f"/requests/{theirs}", "bcu_requester"), 404)
+    with session_scope(web_engine) as session:
+        session.execute(text("UPDATE app_user SET role = 'auditor' WHERE username = 'analyst'"))
+        session.execute(
+            text("UPDATE app_user SET unit_id = :b WHERE username = 'bcu_requester'"),
+            {"b": web_org.bcu_b.id},
+        )
+    envelope(api("GET", "/board", "analyst"), 403)
+    assert api("GET", f"/requests/{theirs}", "bcu_requester").status_code == 200
