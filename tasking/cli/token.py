@@ -1,4 +1,8 @@
-"""`tasking token create USERNAME`: an API token for a user, printed once."""
+"""`tasking token create|list|revoke`: API tokens on the host (an operator acts as admin).
+
+`create USERNAME` prints the new token alone on its last line, once; only its
+hash is stored.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,16 @@ from sqlmodel import select
 
 from config.settings import load_settings
 from tasking.db import engine_from_settings, session_scope
-from tasking.models import User
+from tasking.models import User, utcnow
 from tasking.services.errors import DomainError
-from tasking.services.tokens import DEFAULT_DAYS, MAX_DAYS, create_token
+from tasking.services.tokens import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    create_token,
+    is_live,
+    list_tokens,
+    revoke_token,
+)
 
 
 @click.group("token")
@@ -46,3 +57,44 @@ def create(username: str, days: int, name: str) -> None:
     click.echo(f"API token for {username}, valid until {expires:%Y-%m-%d %H:%M} UTC.", err=True)
     click.echo("It is shown only now: keep it like a password.", err=True)
     click.echo(new.secret)
+
+
+@token.command("list")
+@click.argument("username")
+def list_command(username: str) -> None:
+    """List USERNAME's tokens: id, name, start of the token, expiry, last use, status."""
+    engine = engine_from_settings(load_settings())
+    try:
+        with session_scope(engine, write=False) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                raise click.ClickException(f"no user {username!r}")
+            rows = list_tokens(session=session, actor=None, owner_id=user.id or 0)
+    finally:
+        engine.dispose()
+    now = utcnow()
+    if not rows:
+        click.echo(f"{username} has no API tokens")
+    for row in rows:
+        status = "revoked" if row.revoked_at else "active" if is_live(row, now) else "expired"
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+        click.echo(
+            f"#{row.id} {row.name!r} {row.prefix}... expires {row.expires_at:%Y-%m-%d},"
+            f" last used {used}: {status}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_command(token_id: int) -> None:
+    """Revoke the token with this id at once (see `tasking token list`)."""
+    engine = engine_from_settings(load_settings())
+    try:
+        with session_scope(engine) as session:
+            row = revoke_token(session=session, actor=None, token_id=token_id)
+            name = row.name
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
+    click.echo(f"token #{token_id} {name!r} revoked")

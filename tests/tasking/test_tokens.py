@@ -223,4 +223,15 @@ def test_cli_token_create_prints_the_token_alone_on_its_last_line(
     assert unknown.exit_code != 0
     assert "no user 'nobody'" in unknown.output
     assert runner.invoke(main, ["token", "create", "officer", "--days", "0"]).exit_code != 0
+    listed = runner.invoke(main, ["token", "list", "officer"])
+    assert listed.exit_code == 0, listed.output
+    assert f"#{token.id} 'command line' {secret[:10]}..." in listed.output
+    assert listed.output.strip().endswith("active")
+    assert secret not in listed.output
+    revoked = runner.invoke(main, ["token", "revoke", str(token.id)])
+    assert revoked.exit_code == 0, revoked.output
+    assert runner.invoke(main, ["token", "list", "officer"]).output.strip().endswith("revoked")
+    assert runner.invoke(main, ["token", "revoke", "999"]).exit_code != 0
+    with session_scope(engine, write=False) as session:
+        assert authenticate(session=session, secret=secret) is None
     engine.dispose()
