@@ -155,11 +155,13 @@ def test_a_case_outside_the_actors_scope_is_404(
     assert (hidden.status_code, unknown.status_code) == (404, 404)
     assert _text(hidden).replace(cases.op, "REF") == _text(unknown).replace("OP-99999", "REF")
     before = len(_audit(web_engine, "case.view"))
-    with session_scope(web_engine) as session:  # marked above the coordinator's clearance
+    with session_scope(web_engine) as session:  # marked above the analyst's clearance
         case = session.exec(select(Case).where(Case.reference == cases.op)).one()
         case.marking = "SECRET"
         session.add(case)
-    assert signed_in("coordinator").get(f"/cases/{cases.op}").status_code == 404
+        analyst = session.exec(select(User).where(User.username == "analyst")).one()
+        assert analyst.clearance == "OFFICIAL-SENSITIVE"
+    assert signed_in("analyst").get(f"/cases/{cases.op}").status_code == 404
     assert len(_audit(web_engine, "case.view")) == before  # nothing seen, nothing logged
 
 
@@ -866,3 +868,25 @@ def test_each_stored_score_is_a_point_and_a_row(
         page.index('id="score-history"') : page.index("</table>", page.index('id="score-history"'))
     ]
     assert history.count("<tr>") == 3  # the header and two stored scores
+
+
+def test_marking_raised_with_a_reason_and_lowered_only_by_the_chair(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases
+) -> None:
+    with session_scope(web_engine) as session:
+        coordinator = session.exec(select(User).where(User.username == "coordinator")).one()
+        coordinator.clearance = "SECRET"
+        session.add(coordinator)
+    browser = signed_in("coordinator")
+    no_reason = _post(browser, cases.op, "marking", {"marking": "SECRET", "reason": ""})
+    assert no_reason.status_code == 422
+    assert 'href="#ma-reason">Reason:' in _text(no_reason)
+    raised = _post(browser, cases.op, "marking", {"marking": "SECRET", "reason": "Covert source."})
+    assert raised.status_code == 303
+    assert _case(web_engine, cases.op).marking == "SECRET"
+    assert _audit(web_engine, "case.mark")[-1].reason == "Covert source."
+    assert "Handling marking now SECRET." in _text(browser.get(raised.headers["Location"]))
+    lowered = _post(browser, cases.op, "marking", {"marking": "OFFICIAL", "reason": "No longer."})
+    assert lowered.status_code == 403
+    assert "needs the tasking chair" in _text(lowered)
+    assert _case(web_engine, cases.op).marking == "SECRET"

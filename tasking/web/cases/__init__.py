@@ -18,10 +18,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
-from tasking.models import Case, OutcomeGrade, User
+from tasking.models import MARKING_ORDER, Case, OutcomeGrade, User
 from tasking.services.cases import get_case_by_reference, update_assessment
 from tasking.services.decisions import record_decision
 from tasking.services.errors import Conflict, DomainError, Forbidden, Invalid
+from tasking.services.markings import set_marking
 from tasking.services.moderation import moderate_score
 from tasking.services.questions import request_information
 from tasking.services.workflow import log_intelligence, transition
@@ -51,6 +52,7 @@ FORM_FIELDS = {
     "moderation": {"decision", "note", "varied", *(f"varied.{k}" for k in forms.ASSESSMENT_KEYS)},
     "transition": {"reason", "outcome", "grades"},
     "question": {"question"},
+    "marking": {"marking", "reason"},
     "decision": {
         *forms.DECISION_TEXT,
         *forms.DECISION_OPTIONAL,
@@ -67,6 +69,7 @@ ANCHORS = {
     "moderation": "moderation",
     "transition": "state",
     "question": "state",
+    "marking": "record",
     "decision": "decisions",
 }
 # Plainer words for the data models' commonest complaints.
@@ -197,6 +200,25 @@ def change_state(reference: str) -> ResponseReturnValue:
     return _handle(reference, "transition", values, act)
 
 
+@bp.post("/<reference>/marking")
+@roles(BOARD_ROLES)
+def marking(reference: str) -> ResponseReturnValue:
+    """Set or raise the case's handling marking, with the reason (lowering needs the chair)."""
+    values = {key: request.form.get(key, "")[: forms.MAX_FIELD] for key in ("marking", "reason")}
+
+    def act(session: Session, user: User, case: Case) -> str:
+        changed = set_marking(
+            session=session,
+            actor=user,
+            case_id=_id(case),
+            expected_version=forms.version(request.form),
+            data=values,
+        )
+        return f"Handling marking now {changed.marking}."
+
+    return _handle(reference, "marking", values, act)
+
+
 @bp.post("/<reference>/question")
 @roles(BOARD_ROLES)
 def question(reference: str) -> ResponseReturnValue:
@@ -310,6 +332,7 @@ def _render(
         chair_options=[(p.id, p.display_name) for p in page.chairs],
         owner_options=[(p.id, p.display_name) for p in page.owners],
         partner_options=[(p.code, f"{p.name} ({p.kind})") for p in page.partners],
+        marking_options=[(m.value, m.value) for m in MARKING_ORDER],
         grade_options=[(g.value, g.value.capitalize()) for g in OutcomeGrade],
         ASSET_ROWS=forms.ASSET_ROWS,
         asset_options=[

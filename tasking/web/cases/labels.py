@@ -109,6 +109,7 @@ LABELS = {
     "score_version": "Score shown",
     "version": "Case",
     "question": "Question",
+    "marking": "Handling marking",
     "grades": "Disruption grades",
     "assets": "Assets and hours",
     "asset_type_reason": "Why another asset type",

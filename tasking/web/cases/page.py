@@ -246,6 +246,7 @@ def _abilities(
         and threat
         and state in IMMEDIATE_FROM
         and not decided,
+        "mark": may(actor, "case.mark"),
         "ask": may(actor, "info.request")
         and case.kind == CaseKind.REQUEST
         and state == State.TRIAGE,
