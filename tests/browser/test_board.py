@@ -89,3 +89,19 @@ def test_case_page_has_no_serious_accessibility_violation(
     shoot(page, artifacts, "case-OP-001")
     violations = blocking_violations(page)
     assert violations == [], "\n".join(violations)
+
+
+def test_board_and_case_pages_fit_a_tablet_width(
+    page: Page, live_server: LiveServer, artifacts: Path
+) -> None:
+    """At 768 px the page never scrolls sideways (a wide table scrolls in its own region)."""
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, "coordinator", live_server.logins["coordinator"])
+    for path, name in (("/board", "board"), ("/cases/OP-001", "case-OP-001")):
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        shoot(page, artifacts, f"tablet-{name}")
+        wide, viewport = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert wide <= viewport, f"{path} is {wide} px wide in a {viewport} px window"
