@@ -568,6 +568,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/cases/1/decisions"): {"coordinator", "chair"},
     ("POST", "/cases/1/questions"): {"coordinator"},
     ("POST", "/requests/REQ-001/answer"): {"bcu_requester", "bcu_b"},
+    ("POST", "/requests/REQ-001/withdraw"): {"bcu_requester", "bcu_b"},
     ("GET", "/runs"): BOARD | {"admin"},
     ("GET", "/runs/1"): BOARD | {"admin"},
     ("GET", "/models"): set(USERS),
@@ -657,3 +658,29 @@ def test_a_token_acts_with_its_owners_role_and_bcu_of_the_moment(
         )
     envelope(api("GET", "/board", "analyst"), 403)
     assert api("GET", f"/requests/{theirs}", "bcu_requester").status_code == 200
+
+
+def test_a_bcu_withdraws_its_undecided_request(api: Api, web_org: Org, web_engine: Engine) -> None:
+    submitted = submit(api, web_org)
+    reference = submitted["reference"]
+    body = {"version": submitted["version"], "reason": "The suspect was arrested locally."}
+    envelope(api("POST", f"/requests/{reference}/withdraw", "bcu_b", json=body), 404)
+    short = api("POST", f"/requests/{reference}/withdraw", "bcu_requester",
+                json={**body, "reason": "no"})  # fmt: skip
+    assert "reason" in envelope(short, 422)["fields"]
+    done = api("POST", f"/requests/{reference}/withdraw", "bcu_requester", json=body)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert done.get_json()["state"] == "closed"
+    assert done.get_json()["version"] == submitted["version"] + 1
+    again = api("POST", f"/requests/{reference}/withdraw", "bcu_requester",
+                json={**body, "version": done.get_json()["version"]})  # fmt: skip
+    assert envelope(again, 409)["fields"] == {"state": "closed"}
+    stale = submit(api, web_org, title="Another request to withdraw")
+    old = api("POST", f"/requests/{stale['reference']}/withdraw", "bcu_requester",
+              json={**body, "version": stale["version"] + 5})  # fmt: skip
+    assert envelope(old, 409)["fields"] == {"version": "stale"}
+    board = api("GET", "/board", "coordinator").get_json()
+    assert reference not in {row["reference"] for row in board["rows"]}
+    with session_scope(web_engine, write=False) as session:
+        actions = session.exec(select(AuditEvent.action)).all()
+    assert actions.count("request.withdraw") == 1

@@ -15,6 +15,7 @@ from tasking.services.requests import (
     decision_reason,
     get_bcu_request,
     list_bcu_requests,
+    withdraw_request,
 )
 from tasking.services.scores import engine_model
 from tasking.web.api import bp
@@ -30,6 +31,8 @@ from tasking.web.api.schemas import (
     RequestPageOut,
     RequestsQuery,
     SubmittedOut,
+    WithdrawIn,
+    WithdrawnOut,
 )
 from tasking.web.api.spec import operation
 from tasking.web.db import db
@@ -199,3 +202,26 @@ def answer_question(reference: str, json: AnswerBodyIn) -> tuple[QuestionCreated
         question=question_out(answered), version=case.version, state=case.state
     )
     return out, 201
+
+
+@bp.post(f"/requests/{REFERENCE}/withdraw")
+@operation(Role.BCU_REQUESTER, tag="requests", resp=WithdrawnOut, json=WithdrawIn)
+def withdraw(reference: str, json: WithdrawIn) -> WithdrawnOut:
+    """Withdraw one of the caller's BCU's requests that is not yet decided; it closes.
+
+    Send the `version` read with the request and the reason (kept in the audit log).
+    """
+    case = withdraw_request(
+        session=db(),
+        actor=actor(),
+        reference=reference,
+        expected_version=json.version,
+        reason=json.reason,
+    )
+    return WithdrawnOut(
+        id=pk(case),
+        reference=case.reference,
+        state=case.state,
+        outcome=case.outcome,
+        version=case.version,
+    )

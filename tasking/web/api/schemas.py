@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tasking.models import State
-from tasking.services.schemas import AssetRequestIn, StrictIn
+from tasking.services.schemas import TEXT_SHORT, AssetRequestIn, StrictIn
 from tasking.web.api.spec import MAX_ID
 
 MAX_VECTORS = 10_000
@@ -160,6 +160,23 @@ class RequestOut(RequestLineOut):
     decisions: list[RequestDecisionOut]
     history: list[RequestHistoryOut]
     questions: list[QuestionOut]
+
+
+class WithdrawIn(StrictIn):
+    """Why the BCU withdraws its request, against the version read."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    reason: str = Field(min_length=3, max_length=TEXT_SHORT)
+
+
+class WithdrawnOut(Out):
+    """A request just withdrawn: closed, with the reason as its outcome."""
+
+    id: int
+    reference: str
+    state: str
+    outcome: str | None
+    version: int
 
 
 class SubmittedOut(Out):
