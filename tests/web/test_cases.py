@@ -851,7 +851,8 @@ def test_rank_history_comes_from_the_board_snapshots(
         page.index('id="rank-history"') : page.index("</table>", page.index('id="rank-history"'))
     ]
     assert table.count(f'<td class="num">{expected}</td>') == 2
-    assert f"{expected} of {len(ids)}" in page  # the newest rank in the summary
+    assert f"<dt>Rank now</dt><dd>{expected}<" in page  # the live board, from the service
+    assert f"{expected} of {len(ids)} at" in page  # and the newest snapshot
     assert 'id="rank-chart-title"' in page
 
 

@@ -39,7 +39,7 @@ from tasking.models import (
     as_utc,
 )
 from tasking.services.access import require
-from tasking.services.decisions import IMMEDIATE_FROM, DecisionView, case_decisions
+from tasking.services.decisions import IMMEDIATE_FROM, DecisionView, board_rank, case_decisions
 from tasking.services.errors import Forbidden
 from tasking.services.moderation import awaits_moderation
 from tasking.services.questions import information_requests
@@ -78,6 +78,7 @@ class CasePage:
     history: list[ScoreHistory]
     history_models: dict[int, str]
     ranks: list[RankPoint]
+    rank_now: int | None
     intel: list[IntelEntry]
     decisions: list[DecisionView]
     questions: list[InfoRequest]
@@ -206,6 +207,7 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
         history=history,
         history_models=history_models,
         ranks=ranks,
+        rank_now=board_rank(session, score) if score is not None else None,
         intel=intel,
         decisions=decisions,
         questions=questions,
