@@ -14,13 +14,16 @@ import json
 import logging
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
-from threading import Lock, Thread
+from threading import Lock
 from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select, true, tuple_
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
@@ -526,20 +529,30 @@ class BoardCounts:
 
 
 _counts_cache: dict[tuple[Any, ...], tuple[float, BoardCounts]] = {}
-_counts_refreshing: set[tuple[Any, ...]] = set()
+_counts_pending: dict[tuple[Any, ...], Future[BoardCounts]] = {}
 _counts_lock = Lock()
+# One counting thread per process: counts queue rather than compete with pages.
+_counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-counts")
+MAX_QUEUED_COUNTS = 8
 _CACHE_ENTRIES = 512
 log = logging.getLogger(__name__)
 
 
 def board_counts(
-    *, session: Session, actor: User, filters: BoardFilter | None = None, now: float | None = None
-) -> BoardCounts:
+    *,
+    session: Session,
+    actor: User,
+    filters: BoardFilter | None = None,
+    now: float | None = None,
+    wait_s: float | None = None,
+) -> BoardCounts | None:
     """Band counts and risk matrix counts for a filter, shared by actors of the same scope.
 
-    Counted afresh at most every COUNTS_TTL_S per process; an older count is
-    still served for up to COUNTS_STALE_S while a thread counts again, so only
-    the first look at a filter waits for the count.
+    Counting a broad filter over a million cases takes seconds, so counts are
+    made by one background thread per process and kept: fresh for COUNTS_TTL_S,
+    then served while a new count is made, for up to COUNTS_STALE_S. A caller
+    waits at most `wait_s` (None: until counted) and gets None when the count
+    is not ready yet (or too many counts are queued).
     """
     require(actor, "board.view")
     filters = filters or BoardFilter()
@@ -547,15 +560,24 @@ def board_counts(
     clock = time.monotonic() if now is None else now
     with _counts_lock:
         cached = _counts_cache.get(key)
-        if cached is not None and clock - cached[0] < COUNTS_STALE_S:
-            if clock - cached[0] >= COUNTS_TTL_S and key not in _counts_refreshing:
-                _counts_refreshing.add(key)
-                Thread(
-                    target=_refresh_counts, args=(session.get_bind(), actor, filters, key),
-                    daemon=True, name="board-counts",
-                ).start()  # fmt: skip
+        if cached is not None and clock - cached[0] < COUNTS_TTL_S:
             return cached[1]
-    return _store_counts(key, _count(session, actor, filters), clock)
+        stale = cached[1] if cached is not None and clock - cached[0] < COUNTS_STALE_S else None
+        pending = _counts_pending.get(key)
+        if pending is None:
+            if len(_counts_pending) >= MAX_QUEUED_COUNTS:
+                return stale
+            pending = _counter.submit(_count_later, session.get_bind(), actor, filters, key, clock)
+            _counts_pending[key] = pending
+    if stale is not None:
+        return stale
+    try:
+        return pending.result(timeout=wait_s)
+    except FuturesTimeout:
+        return None
+    except SQLAlchemyError:
+        log.exception("board counts failed")  # the page is drawn without them
+        return None
 
 
 def _count(session: Session, actor: User, filters: BoardFilter) -> BoardCounts:
@@ -568,24 +590,21 @@ def _count(session: Session, actor: User, filters: BoardFilter) -> BoardCounts:
     )
 
 
-def _store_counts(key: tuple[Any, ...], counts: BoardCounts, clock: float) -> BoardCounts:
-    with _counts_lock:
-        if len(_counts_cache) >= _CACHE_ENTRIES:
-            _counts_cache.clear()
-        _counts_cache[key] = (clock, counts)
-    return counts
-
-
-def _refresh_counts(bind: Any, actor: User, filters: BoardFilter, key: tuple[Any, ...]) -> None:
-    """Count again in the background (a read on its own session)."""
+def _count_later(
+    bind: Any, actor: User, filters: BoardFilter, key: tuple[Any, ...], clock: float
+) -> BoardCounts:
+    """Count on the counting thread (a read on its own session) and keep the result."""
     try:
         with Session(bind) as session:
-            _store_counts(key, _count(session, actor, filters), time.monotonic())
-    except Exception:  # a failed refresh keeps the older count; the next look tries again
-        log.exception("board counts refresh failed")
+            counts = _count(session, actor, filters)
+        with _counts_lock:
+            if len(_counts_cache) >= _CACHE_ENTRIES:
+                _counts_cache.clear()
+            _counts_cache[key] = (clock, counts)  # the asking request's clock
+        return counts
     finally:
         with _counts_lock:
-            _counts_refreshing.discard(key)
+            _counts_pending.pop(key, None)
 
 
 def _scope_key(actor: User) -> str:
@@ -598,6 +617,7 @@ def clear_caches() -> None:
     """Forget cached counts and decoded snapshots (tests, or after a bulk change)."""
     with _counts_lock:
         _counts_cache.clear()
+        _counts_pending.clear()
     with _snapshot_lock:
         _snapshot_cache.clear()
 

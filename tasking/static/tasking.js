@@ -70,3 +70,34 @@ document.addEventListener("DOMContentLoaded", function () {
     update();
   });
 });
+
+// Board: counts of a large board are made in the background; fetch the page again
+// (up to five times, two seconds apart) and put the counts and the matrix in place.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!document.querySelector("[data-counts-pending]") || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var tries = 0;
+  function refresh() {
+    tries += 1;
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        if (fresh.querySelector("[data-counts-pending]")) {
+          if (tries < 5) { window.setTimeout(refresh, 2000); }
+          return;
+        }
+        [".band-counts", ".board-matrix"].forEach(function (selector) {
+          var now = document.querySelector(selector);
+          var next = fresh.querySelector(selector);
+          if (now && next) { now.replaceWith(document.importNode(next, true)); }
+        });
+        var summary = document.querySelector(".board-head__summary");
+        var nextSummary = fresh.querySelector(".board-head__summary");
+        if (summary && nextSummary) { summary.textContent = nextSummary.textContent; }
+      })
+      .catch(function () { /* the reload message stays */ });
+  }
+  window.setTimeout(refresh, 2000);
+});

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -61,6 +63,12 @@ def board(web_engine: Engine, web_org: Org) -> list[int]:
             data = request_data(web_org, rng, i)
             ids.append(submit_asset_request(session=session, actor=user, data=data).id)
     return ids
+
+
+@pytest.fixture(autouse=True)
+def counts_wait(app: Flask) -> None:
+    """Pages wait for their counts (the default budget is for boards of a million)."""
+    app.config["TASKING_BOARD_COUNTS_WAIT_S"] = None
 
 
 def refs(page: str) -> list[str]:
@@ -364,3 +372,24 @@ def test_board_asset_owner_sees_only_what_the_service_allows(
         int(n.replace(",", "")) for n in re.findall(r'band-count__name">P\d</span> ([\d,]+)<', text)
     )
     assert total == len(allowed)
+
+
+def test_board_is_drawn_while_its_counts_are_made(
+    app: Flask, signed_in: SignedIn, board: list[int]
+) -> None:
+    app.config["TASKING_BOARD_COUNTS_WAIT_S"] = 0
+    clear_caches()
+    browser = signed_in("coordinator")
+    first = browser.get("/board?kind=request")
+    page = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert len(refs(page)) == 50
+    if "data-counts-pending" in page:  # almost always: nothing is counted in 0 s
+        assert "Counting the cases of each band" in page
+    for _ in range(50):
+        page = browser.get("/board?kind=request").get_data(as_text=True)
+        if "data-counts-pending" not in page:
+            break
+        time.sleep(0.1)
+    assert "data-counts-pending" not in page
+    assert 'class="band-count__name">P0</span>' in page

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from sqlmodel import Session, col, select
 
 import scoring
@@ -55,6 +55,10 @@ LABELS = {
     "likelihood": "Likelihood", "cursor": "Page", "before": "Page",
 }  # fmt: skip
 MAX_PARAM = 512
+# How long a page waits for its counts before it is drawn without them (a million
+# cases take seconds to count; a small board takes milliseconds).
+COUNTS_WAIT_S = 0.25
+_MARK = "REFERENCE-PLACEHOLDER"
 KIND_NAMES = {1: "Operation", 2: "Intelligence case", 3: "BCU asset request"}
 
 
@@ -71,7 +75,8 @@ def board() -> tuple[str, int]:
     errors: dict[str, str] = {}
     filters = _filters(raw, errors)
     page = _page(session, user, filters, raw, errors)
-    counts = board_counts(session=session, actor=user, filters=filters)
+    wait = current_app.config.get("TASKING_BOARD_COUNTS_WAIT_S", COUNTS_WAIT_S)
+    counts = board_counts(session=session, actor=user, filters=filters, wait_s=wait)
     movement = rank_movement(session=session, actor=user, page=page)
     pinned = _pinned(session, user, filters, page)
     shown = [*page.rows, *(pinned.rows if pinned else [])]
@@ -92,7 +97,9 @@ def board() -> tuple[str, int]:
         errors=errors,
         labels=LABELS,
         today=datetime.now(UTC).date(),
-        matrix_svg=risk_matrix_svg(counts.matrix, filters, lambda f: board_url(f.to_params())),
+        matrix_svg=risk_matrix_svg(counts.matrix, filters, lambda f: board_url(f.to_params()))
+        if counts
+        else None,
         harm_bands=HARM_BANDS,
         likelihoods=LIKELIHOODS,
         board_url=board_url,
@@ -181,15 +188,24 @@ def _options(session: Session) -> dict[str, Any]:
 
 def board_url(params: dict[str, str], **extra: str | None) -> str:
     """The board's address with these filters (and a page cursor)."""
-    args: dict[str, Any] = {**params, **{k: v for k, v in extra.items() if v}}
-    return url_for("board.board", **args)
+    args = {**params, **{k: v for k, v in extra.items() if v}}
+    base = url_for("board.board")
+    return f"{base}?{urlencode(args)}" if args else base
 
 
 def case_url(reference: str) -> str:
-    """A case page's address (the cases blueprint may not be registered yet)."""
-    if "cases.case_page" in current_app.view_functions:
-        return url_for("cases.case_page", reference=reference)
-    return "/cases/" + quote(reference, safe="")
+    """A case page's address (the cases blueprint may not be registered yet).
+
+    One `url_for` per request, then plain string work: building a URL per row
+    took longer than drawing the row.
+    """
+    base: str | None = g.get("board_case_base")
+    if base is None:
+        base = "/cases/" + _MARK
+        if "cases.case_page" in current_app.view_functions:
+            base = url_for("cases.case_page", reference=_MARK)
+        g.board_case_base = base
+    return base.replace(_MARK, quote(reference, safe=""))
 
 
 def unpack_inputs(packed: int) -> dict[str, int]:
