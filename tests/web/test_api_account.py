@@ -86,3 +86,32 @@ def test_anonymous_visitors_are_sent_to_sign_in(client: FlaskClient) -> None:
     response = client.get("/account/tokens")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_an_administrator_manages_another_users_tokens(
+    signed_in: SignedIn, client: FlaskClient
+) -> None:
+    admin, officer = signed_in("admin"), signed_in("bcu_requester")
+    page = admin.post(
+        "/account/users/bcu_b/tokens",
+        data={"name": "BCU B records", "days": "7",
+              "csrf_token": csrf_token(admin, "/account/users/bcu_b/tokens")},
+    )  # fmt: skip
+    assert page.status_code == 200
+    found = _SECRET.search(page.get_data(as_text=True))
+    assert found
+    auth = {"Authorization": f"Bearer {found.group(0)}"}
+    assert client.get("/api/v1/requests", headers=auth).status_code == 200  # acts as bcu_b
+    listing = admin.get("/account/users/bcu_b/tokens").get_data(as_text=True)
+    assert "BCU B records" in listing
+    token_id = re.search(r"/account/tokens/(\d+)/revoke", listing)
+    assert token_id
+    assert officer.get("/account/users/bcu_b/tokens").status_code == 403
+    revoked = admin.post(
+        f"/account/tokens/{token_id.group(1)}/revoke",
+        data={"csrf_token": csrf_token(admin, "/account/tokens")},
+    )
+    assert revoked.status_code == 302
+    assert revoked.headers["Location"].endswith("/account/users/bcu_b/tokens")
+    assert client.get("/api/v1/requests", headers=auth).status_code == 401
+    assert admin.get("/account/users/nobody/tokens").status_code == 404
