@@ -891,3 +891,19 @@ def test_marking_raised_with_a_reason_and_lowered_only_by_the_chair(
     assert lowered.status_code == 403
     assert "needs the tasking chair" in _text(lowered)
     assert _case(web_engine, cases.op).marking == "SECRET"
+
+
+@pytest.mark.parametrize(
+    "action", ["assessment", "intelligence", "moderation", "transition", "decision", "question",
+               "marking"],
+)  # fmt: skip
+def test_every_form_refuses_a_missing_token_and_an_unknown_case(
+    signed_in: SignedIn, web_engine: Engine, cases: Cases, action: str
+) -> None:
+    browser = signed_in("coordinator")
+    before = _case(web_engine, cases.op).version
+    assert _post(browser, cases.op, action, {}, token=False).status_code == 400
+    assert _case(web_engine, cases.op).version == before
+    token = csrf_token(browser, f"/cases/{cases.op}")
+    unknown = browser.post(f"/cases/OP-99999/{action}", data={"csrf_token": token})
+    assert unknown.status_code == 404
