@@ -87,4 +87,11 @@ def record_answer(
     session.flush()
 
 
-__all__ = ["HEADER", "KEEP", "Replay", "body_hash", "claim_key", "record_answer"]
+def purge_expired(*, session: Session, now: datetime | None = None) -> int:
+    """Forget every user's keys older than a day (a nightly job's work); returns how many."""
+    cutoff = (now or utcnow()) - KEEP
+    result = session.execute(delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+__all__ = ["HEADER", "KEEP", "Replay", "body_hash", "claim_key", "purge_expired", "record_answer"]

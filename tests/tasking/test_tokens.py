@@ -17,7 +17,14 @@ from tasking.cli import main
 from tasking.db import make_engine, session_scope, writer
 from tasking.models import ApiToken, AuditEvent, IdempotencyKey, User, as_utc, utcnow
 from tasking.services.errors import Forbidden, Invalid, NotFound
-from tasking.services.idempotency import KEEP, Replay, body_hash, claim_key, record_answer
+from tasking.services.idempotency import (
+    KEEP,
+    Replay,
+    body_hash,
+    claim_key,
+    purge_expired,
+    record_answer,
+)
 from tasking.services.tokens import (
     TOKEN_PREFIX,
     authenticate,
@@ -166,6 +173,21 @@ def test_keys_are_forgotten_after_a_day(engine: Engine, org: Org) -> None:
     with session_scope(engine) as session:
         fresh = claim_key(session=session, user_id=user_id, key="old", request_hash="other")
         assert isinstance(fresh, IdempotencyKey)
+
+
+def test_purge_forgets_only_keys_older_than_a_day(engine: Engine, org: Org) -> None:
+    now = utcnow()
+    with session_scope(engine) as session:
+        for user, age in (
+            ("bcu_a", KEEP + timedelta(seconds=1)),
+            ("bcu_b", KEEP - timedelta(minutes=1)),
+        ):
+            claim_key(session=session, user_id=org.users[user].id or 0, key="k",
+                      request_hash="h", now=now - age)  # fmt: skip
+    with session_scope(engine) as session:
+        assert purge_expired(session=session, now=now) == 1
+        left = session.exec(select(IdempotencyKey)).all()
+    assert [row.user_id for row in left] == [org.users["bcu_b"].id]
 
 
 def test_two_concurrent_claims_of_one_key_give_one_winner(engine: Engine, org: Org) -> None:

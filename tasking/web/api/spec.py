@@ -112,6 +112,7 @@ def operation(
             resp=responses(status, resp),
             tags=[tag],
             security={} if public else None,
+            operation_id=view.__name__,  # e.g. submit_request: stable names for client code
             **models,
         )(view)
         documented.__doc__ = f"{inspect.getdoc(view) or ''}\n\nWho may call it: {who}."
