@@ -121,6 +121,13 @@ def test_a_token_works_without_any_cookie_or_csrf_token(api: Api) -> None:
     assert "Set-Cookie" not in response.headers  # nothing of a browser session is started
 
 
+def test_a_token_never_signs_anyone_in_to_the_pages(api: Api) -> None:
+    auth = {"Authorization": f"Bearer {api.tokens['coordinator']}"}
+    response = api.client.get("/", headers=auth)
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
 @pytest.mark.parametrize(
     "header",
     ["", "Bearer", "Bearer ", "Bearer tsk_nottherealtoken", "Basic dXNlcjpwYXNz", "tsk_x"],
