@@ -155,13 +155,13 @@ def test_a_case_outside_the_actors_scope_is_404(
     assert (hidden.status_code, unknown.status_code) == (404, 404)
     assert _text(hidden).replace(cases.op, "REF") == _text(unknown).replace("OP-99999", "REF")
     before = len(_audit(web_engine, "case.view"))
-    with session_scope(web_engine) as session:  # marked above the analyst's clearance
+    with session_scope(web_engine) as session:  # marked above the chair's clearance
         case = session.exec(select(Case).where(Case.reference == cases.op)).one()
         case.marking = "SECRET"
-        session.add(case)
-        analyst = session.exec(select(User).where(User.username == "analyst")).one()
-        assert analyst.clearance == "OFFICIAL-SENSITIVE"
-    assert signed_in("analyst").get(f"/cases/{cases.op}").status_code == 404
+        chair = session.exec(select(User).where(User.username == "chair")).one()
+        chair.clearance = "OFFICIAL-SENSITIVE"
+        session.add_all([case, chair])
+    assert signed_in("chair").get(f"/cases/{cases.op}").status_code == 404
     assert len(_audit(web_engine, "case.view")) == before  # nothing seen, nothing logged
 
 
