@@ -39,13 +39,18 @@ class Console:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log: IO[str] = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close)
         self.lock = threading.Lock()
+        self.terminal = True
 
     def say(self, text: str) -> None:
         """Write `text` (one or more lines) to the terminal and the log."""
         with self.lock:
             for line in text.splitlines() or [""]:
-                click.echo(line)
                 self.log.write(line + "\n")
+                if self.terminal:
+                    try:
+                        click.echo(line)
+                    except OSError:  # the terminal went away: the log still gets every line
+                        self.terminal = False
             self.log.flush()
 
     def close(self) -> None:
