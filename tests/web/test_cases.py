@@ -355,6 +355,8 @@ def test_assessment_on_a_stale_version_is_409_with_input_kept(
     assert response.status_code == 409
     assert "changed by someone else" in page
     assert ">Mine, typed meanwhile</textarea>" in page
+    assert "Saved meanwhile: 4 very likely" in page  # beside the field where they differ
+    assert re.search(r'<option value="3" selected>3 likely</option>', page)  # mine, kept
     assert _assessment_row(web_engine, cases.op).l == 4  # theirs stands, nothing overwritten
     fresh = re.search(r'name="version" value="(\d+)"', page)
     assert fresh
