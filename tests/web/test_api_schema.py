@@ -76,6 +76,10 @@ def test_document_is_openapi_3_1_and_in_step_with_the_routes(app: Flask, api: Ap
         "description": "an API token (tsk_...)",
     }
     assert doc["paths"]["/api/v1/openapi.json"]["get"]["security"] == []
+    names = set(doc["components"]["schemas"])
+    assert {"AssetRequestIn", "AssessmentIn", "CaseOut", "ErrorBody", "PreviewOut"} <= names
+    assert not [name for name in names if "." in name]  # plain names for client code
+    assert doc["paths"]["/api/v1/requests"]["post"]["operationId"] == "submit_request"
     # Request bodies come from the services' own models, unknown fields refused.
     submit_body = doc["paths"]["/api/v1/requests"]["post"]["requestBody"]
     name = submit_body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]

@@ -25,7 +25,7 @@ from tasking.web.security import roles
 API_PREFIX = "/api/v1"
 MAX_ID = 2**31 - 1  # the largest id a database integer column holds
 BEARER = "bearerAuth"
-ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429)
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 class ErrorBody(BaseModel):
@@ -70,6 +70,10 @@ spec = SpecTree(
     ),
     mode="strict",
     annotations=True,
+    # Plain model names (AssetRequestIn, CaseOut): one name per model, readable by people
+    # and client generators (spectree would add a module hash to each).
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
     before=_refuse_invalid,
     validation_error_status=422,
     validation_error_model=ErrorBody,
