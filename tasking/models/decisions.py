@@ -48,7 +48,10 @@ class Decision(SQLModel, table=True):
     chair_id: int = Field(foreign_key="app_user.id")
     recorded_by_id: int = Field(foreign_key="app_user.id")
     decided_at: datetime = Field(default_factory=utcnow)
-    hours_granted: int = 0  # the total over the decision's assets (DecisionAsset)
+    # Every asset tasked, with its hours, is a DecisionAsset row; `asset_id` repeats the
+    # first one (the single asset older records named) and `hours_granted` is the total.
+    asset_id: int | None = Field(default=None, foreign_key="asset.id")
+    hours_granted: int = 0
     # Why the chair tasked another asset type than the one asked for.
     asset_type_reason: str = Field(default="", sa_type=Text)
     # Referred: a partner agency code from config/workflow.toml.

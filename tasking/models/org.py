@@ -34,7 +34,9 @@ class User(SQLModel, table=True):
     # The highest marking this user may see (Marking), set by an administrator.
     clearance: str = Field(default="OFFICIAL-SENSITIVE", max_length=32)
     # Asset owners: the asset they own (they see the cases asking for its type or tasking it).
-    asset_id: int | None = Field(default=None, foreign_key="asset.id")
+    # Checked by the services, with no foreign key: SQLite then adds and drops the column
+    # in place on a table every other table refers to (no table rebuild under data).
+    asset_id: int | None = Field(default=None)
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     # Raised on logout-everywhere, disable or password change: old sessions die.

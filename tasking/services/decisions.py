@@ -207,6 +207,7 @@ def record_decision(
         chair_id=chair_id,
         recorded_by_id=pk(actor),
         decided_at=now,
+        asset_id=assets[0].id if assets else None,
         hours_granted=hours,
         asset_type_reason=decision_in.asset_type_reason,
         referral_destination=decision_in.referral_destination,

@@ -102,6 +102,12 @@ class Org:
         self.users["bcu_a"] = self.users[Role.BCU_REQUESTER.value]
         self.users["bcu_b"] = self.add_user(session, "bcu_b", Role.BCU_REQUESTER.value, self.bcu_b)
         self.users["analyst2"] = self.add_user(session, "analyst2", Role.ANALYST.value)
+        # The centre's coordinator and analysts are cleared to SECRET (they see the whole
+        # board); everyone else keeps the default OFFICIAL-SENSITIVE.
+        for name in (Role.COORDINATOR.value, Role.ANALYST.value, "analyst2"):
+            self.users[name].clearance = "SECRET"
+            session.add(self.users[name])
+        session.flush()
 
     def add_user(
         self, session: Session, username: str, role: str, unit: Unit | None = None

@@ -84,8 +84,10 @@ def visible(engine: Engine, user: User, ids: dict[str, int]) -> dict[str, set[st
         ("bcu_b", {"req_b"}),
         # Drone owner: the case asking for drones and the one tasked to the drone unit.
         ("asset_owner", {"int_a", "req_b"}),
-        # The centre, cleared to OFFICIAL-SENSITIVE: everything but the SECRET case.
-        ("coordinator", {"req_a", "req_b", "int_a"}),
+        # The chair, cleared to OFFICIAL-SENSITIVE, sees all but the SECRET case; the
+        # coordinator, cleared to SECRET, sees everything.
+        ("chair", {"req_a", "req_b", "int_a"}),
+        ("coordinator", {"req_a", "req_b", "int_a", "secret_a"}),
     ],
 )
 def test_need_to_know_on_every_read_service(
@@ -103,14 +105,15 @@ def test_clearance_set_by_admin_reveals_secret_cases(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
     ids = _cases(engine, org, request_data)
+    assert "secret_a" not in visible(engine, org.users["chair"], ids)["board"]
     with pytest.raises(Forbidden), session_scope(engine) as session:
         set_clearance(
-            session=session, actor=org.users["coordinator"], user_id=org.users["coordinator"].id,
+            session=session, actor=org.users["chair"], user_id=org.users["chair"].id,
             clearance="SECRET", reason="Self-promotion",
         )  # fmt: skip
     with session_scope(engine) as session:
         user = set_clearance(
-            session=session, actor=org.users["admin"], user_id=org.users["coordinator"].id,
+            session=session, actor=org.users["admin"], user_id=org.users["chair"].id,
             clearance="SECRET", reason="Vetted to SC for covert work.",
         )  # fmt: skip
         session.expunge(user)

@@ -78,6 +78,7 @@ def test_decision_stores_what_the_meeting_saw_and_reproduces_it(
         assert (case.state, case.allocated_hours) == ("adopted", 40)
         granted = session.exec(select(DecisionAsset)).all()
         assert [(g.asset_id, g.hours) for g in granted] == [(org.surveillance.id, 40)]
+        assert decision.asset_id == org.surveillance.id  # the first asset, for older readers
 
 
 def test_decision_refused_after_assessment_change_not_after_ageing(

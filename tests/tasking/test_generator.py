@@ -335,8 +335,10 @@ def test_generate_cases_decided_cases_have_their_decision(generated: Generated) 
     assert set(by_case) == decided
     partners = {p.code for p in load_workflow().partner_agencies}
     hours = {d.id: 0 for d in decisions}
+    first: dict[int | None, int] = {}
     for asset in granted:
         hours[asset.decision_id] += asset.hours
+        first.setdefault(asset.decision_id, asset.asset_id)
     for case_id, decision in by_case.items():
         case, score = rows[case_id]
         assert decision.outcome == DECIDED[State(case.state)]
@@ -348,6 +350,7 @@ def test_generate_cases_decided_cases_have_their_decision(generated: Generated) 
         assert (decision.referral_destination in partners) == (decision.outcome == "referred")
         assert bool(decision.decline_reason) == (decision.outcome == "declined")
         assert hours[decision.id] == decision.hours_granted
+        assert decision.asset_id == first.get(decision.id)
         assert (decision.hours_granted > 0) == (decision.outcome == "adopted")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from tasking.db import session_scope
-from tasking.models import AuditEvent, Case, CaseScore, InfoRequest, State, utcnow
+from tasking.models import AuditEvent, Case, CaseScore, InfoRequest, State, User, utcnow
 from tasking.services.cases import get_case, update_assessment
 from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tasking.services.rescore import rescore_all
@@ -308,17 +308,10 @@ def test_marking_raised_with_reason_lowered_only_by_chair_and_hidden_above_clear
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
     case_id, _ = submit(engine, org, request_data)
-    with session_scope(engine) as session:
-        for name in ("coordinator", "chair"):
-            user = session.get(type(org.users[name]), org.users[name].id)
-            assert user is not None
-            user.clearance = "SECRET"
-            session.add(user)
-            org.users[name].clearance = "SECRET"
     secret = {"marking": "SECRET", "reason": "Covert tactics disclosed in the summary."}
-    with pytest.raises(Invalid), session_scope(engine) as session:  # above the analyst's clearance
+    with pytest.raises(Invalid), session_scope(engine) as session:  # above the chair's clearance
         set_marking(
-            session=session, actor=org.users["analyst"], case_id=case_id,
+            session=session, actor=org.users["chair"], case_id=case_id,
             expected_version=version_of(engine, case_id), data=secret,
         )  # fmt: skip
     with pytest.raises(Invalid), session_scope(engine) as session:  # a reason is required
@@ -331,8 +324,8 @@ def test_marking_raised_with_reason_lowered_only_by_chair_and_hidden_above_clear
             session=session, actor=org.users["coordinator"], case_id=case_id,
             expected_version=version_of(engine, case_id), data=secret,
         )  # fmt: skip
-    with Session(engine) as session:  # the requester and the analyst no longer see it
-        for name in ("bcu_a", "analyst"):
+    with Session(engine) as session:  # the requester and the chair no longer see it
+        for name in ("bcu_a", "chair"):
             with pytest.raises(NotFound):
                 get_case(session=session, actor=org.users[name], case_id=case_id)
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.mark")).one()
@@ -343,9 +336,12 @@ def test_marking_raised_with_reason_lowered_only_by_chair_and_hidden_above_clear
             session=session, actor=org.users["coordinator"], case_id=case_id,
             expected_version=version_of(engine, case_id), data=lower,
         )  # fmt: skip
-    with session_scope(engine) as session:
+    with session_scope(engine) as session:  # the chair, cleared to SECRET, lowers it
+        chair = session.get(User, org.users["chair"].id)
+        assert chair is not None
+        chair.clearance = "SECRET"
         set_marking(
-            session=session, actor=org.users["chair"], case_id=case_id,
+            session=session, actor=chair, case_id=case_id,
             expected_version=version_of(engine, case_id), data=lower,
         )  # fmt: skip
     with Session(engine) as session:

@@ -7,12 +7,19 @@ Create Date: 2026-12-04 16:00:00.000000
 Assessments carry a version (human edits only) and the version a moderation
 applies to; decisions store the exact score the meeting saw (vector with age,
 model name, number and hash, rank) and task several assets (decision_asset,
-filled from the old single asset column); users carry a clearance and asset
-owners their asset; cases keep a retention date apart from the review date,
-graded outcomes per 4P strand; BCUs answer requests for more information.
+filled from the single asset column, which stays as the first asset); users
+carry a clearance and asset owners their asset; cases keep a retention date
+apart from the review date, graded outcomes per 4P strand; BCUs answer
+requests for more information.
+
+Every change is an added column, index or table: no SQLite table is rebuilt
+(a rebuild of a table that others refer to fails under foreign keys once it
+holds data). The downgrade drops columns in place (SQLite 3.35 and later).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 import sqlmodel
@@ -57,97 +64,65 @@ def upgrade() -> None:
     )
     op.create_index("ix_decision_asset_asset_id", "decision_asset", ["asset_id"])
     op.create_index("ix_decision_asset_decision_id", "decision_asset", ["decision_id"])
-
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "clearance", _STR(length=32), nullable=False, server_default="OFFICIAL-SENSITIVE"
-            )
-        )
-        batch_op.add_column(sa.Column("asset_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key("fk_app_user_asset_id", "asset", ["asset_id"], ["id"])
-
-    with op.batch_alter_table("assessment", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
-        batch_op.add_column(sa.Column("moderated_version", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("varied_from", _STR(length=128), nullable=False, server_default="")
-        )
-        batch_op.add_column(
-            sa.Column("provisional", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    for table, column in _columns():
+        op.add_column(table, column)
+    op.create_index("ix_case_record_retain_until", "case_record", ["retain_until"])
     # A moderation already given applies to the assessment as it stands.
     op.execute("UPDATE assessment SET moderated_version = 1 WHERE moderation <> 'pending'")
-
-    with op.batch_alter_table("case_record", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("retain_until", sa.Date(), nullable=True))
-        batch_op.add_column(
-            sa.Column("outcome_grades", _STR(length=200), nullable=False, server_default="{}")
-        )
-        batch_op.add_column(sa.Column("closed_at", _TIME(), nullable=True))
-        batch_op.create_index("ix_case_record_retain_until", ["retain_until"], unique=False)
-
-    with op.batch_alter_table("decision", schema=None) as batch_op:
-        for name, column_type, default in (
-            ("assessment_version", sa.Integer(), "0"),
-            ("vector_shown", _STR(length=160), ""),
-            ("age_days_shown", sa.Float(), "0"),
-            ("model_name", _STR(length=64), ""),
-            ("model_number", sa.Integer(), "0"),
-            ("model_hash", _STR(length=64), ""),
-            ("asset_type_reason", sa.Text(), ""),
-            ("decline_reason", sa.Text(), ""),
-        ):
-            batch_op.add_column(
-                sa.Column(name, column_type, nullable=False, server_default=default)
-            )
-        batch_op.add_column(sa.Column("papers_score_version", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("rank_shown", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("referral_destination", _STR(length=32), nullable=True))
-        batch_op.add_column(
-            sa.Column("immediate", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
     # The one asset a decision could name becomes its first decision_asset row.
     op.execute(
         "INSERT INTO decision_asset (decision_id, asset_id, hours)"
         " SELECT id, asset_id, CASE WHEN hours_granted > 0 THEN hours_granted ELSE 1 END"
         " FROM decision WHERE asset_id IS NOT NULL"
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_constraint("decision_asset_id_fkey", "decision", type_="foreignkey")
-    with op.batch_alter_table("decision", schema=None) as batch_op:
-        batch_op.drop_column("asset_id")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("decision", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("asset_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key("decision_asset_id_fkey", "asset", ["asset_id"], ["id"])
-    op.execute(
-        "UPDATE decision SET asset_id = (SELECT MIN(a.asset_id) FROM decision_asset a"
-        " WHERE a.decision_id = decision.id)"
-    )
-    with op.batch_alter_table("decision", schema=None) as batch_op:
-        for name in (
-            "immediate", "referral_destination", "rank_shown", "papers_score_version",
-            "decline_reason", "asset_type_reason", "model_hash", "model_number", "model_name",
-            "age_days_shown", "vector_shown", "assessment_version",
-        ):  # fmt: skip
-            batch_op.drop_column(name)
-    with op.batch_alter_table("case_record", schema=None) as batch_op:
-        batch_op.drop_index("ix_case_record_retain_until")
-        batch_op.drop_column("closed_at")
-        batch_op.drop_column("outcome_grades")
-        batch_op.drop_column("retain_until")
-    with op.batch_alter_table("assessment", schema=None) as batch_op:
-        for name in ("provisional", "varied_from", "moderated_version", "version"):
-            batch_op.drop_column(name)
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_app_user_asset_id", type_="foreignkey")
-        batch_op.drop_column("asset_id")
-        batch_op.drop_column("clearance")
+    op.drop_index("ix_case_record_retain_until", table_name="case_record")
+    for table, column in reversed(_columns()):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column.name}")
     op.drop_index("ix_decision_asset_decision_id", table_name="decision_asset")
     op.drop_index("ix_decision_asset_asset_id", table_name="decision_asset")
     op.drop_table("decision_asset")
     op.drop_index("ix_info_request_case_id", table_name="info_request")
     op.drop_table("info_request")
+
+
+def _text(name: str, length: int | None = None, default: str = "") -> sa.Column[str]:
+    kind = _STR(length=length) if length else sa.Text()
+    return sa.Column(name, kind, nullable=False, server_default=default)
+
+
+def _int(name: str, default: str) -> sa.Column[int]:
+    return sa.Column(name, sa.Integer(), nullable=False, server_default=default)
+
+
+def _flag(name: str) -> sa.Column[bool]:
+    return sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false())
+
+
+def _columns() -> tuple[tuple[str, sa.Column[Any]], ...]:
+    """The added columns, made afresh for each run (a Column belongs to one table)."""
+    return (
+        ("app_user", _text("clearance", 32, "OFFICIAL-SENSITIVE")),
+        ("app_user", sa.Column("asset_id", sa.Integer(), nullable=True)),
+        ("assessment", _int("version", "1")),
+        ("assessment", sa.Column("moderated_version", sa.Integer(), nullable=True)),
+        ("assessment", _text("varied_from", 128)),
+        ("assessment", _flag("provisional")),
+        ("case_record", sa.Column("retain_until", sa.Date(), nullable=True)),
+        ("case_record", _text("outcome_grades", 200, "{}")),
+        ("case_record", sa.Column("closed_at", _TIME(), nullable=True)),
+        ("decision", _int("assessment_version", "0")),
+        ("decision", sa.Column("papers_score_version", sa.Integer(), nullable=True)),
+        ("decision", _text("vector_shown", 160)),
+        ("decision", sa.Column("age_days_shown", sa.Float(), nullable=False, server_default="0")),
+        ("decision", sa.Column("rank_shown", sa.Integer(), nullable=True)),
+        ("decision", _text("model_name", 64)),
+        ("decision", _int("model_number", "0")),
+        ("decision", _text("model_hash", 64)),
+        ("decision", _text("asset_type_reason")),
+        ("decision", sa.Column("referral_destination", _STR(length=32), nullable=True)),
+        ("decision", _text("decline_reason")),
+        ("decision", _flag("immediate")),
+    )

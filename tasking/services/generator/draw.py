@@ -274,6 +274,11 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         hours=allocated, null=null,
     )  # fmt: skip
     tasked_rows = np.flatnonzero(tasked) if org.asset_ids is not None else np.array([], int)
+    decided_rows = np.flatnonzero(decided)
+    first_asset = org.asset_ids[asset_index] if org.asset_ids is not None else np.zeros(n, int)
+    decision["asset_id"] = or_null(
+        first_asset[decided_rows], null, tasked[decided_rows] & (org.asset_ids is not None)
+    )
     assets = {
         # A case that named no asset type was given one of any type.
         "asset_id": (org.asset_ids[asset_index[tasked_rows]] if org.asset_ids is not None

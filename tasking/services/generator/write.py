@@ -53,7 +53,7 @@ DECISION_COLUMNS = (
     "priority_shown", "band_shown", "grading_shown", "model_version_id", "model_name",
     "model_number", "model_hash", "outcome", "grading_varied", "variation_rationale",
     "information", "threat_risk", "powers_policy", "options", "action", "chair_id",
-    "recorded_by_id", "decided_at", "hours_granted", "asset_type_reason",
+    "recorded_by_id", "decided_at", "asset_id", "hours_granted", "asset_type_reason",
     "referral_destination", "decline_reason", "conditions", "immediate", "strands",
     "next_review", "dissent",
 )  # fmt: skip
