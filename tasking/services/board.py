@@ -83,7 +83,7 @@ class BoardFilter:
     @property
     def active(self) -> bool:
         """True when any filter is set."""
-        return any(getattr(self, f.name) is not None for f in fields(self))
+        return any(getattr(self, name) is not None for name in _FILTER_NAMES)
 
     def to_params(self) -> dict[str, str]:
         """The query parameters that give these filters back through `from_params`."""
@@ -173,6 +173,9 @@ def harm_band_of(total_harm: float) -> int:
         if high is None or total_harm < high:
             return index
     return len(HARM_BANDS) - 1
+
+
+_FILTER_NAMES = tuple(f.name for f in fields(BoardFilter))
 
 
 @dataclass(frozen=True)
@@ -551,8 +554,9 @@ def board_counts(
     Counting a broad filter over a million cases takes seconds, so counts are
     made by one background thread per process and kept: fresh for COUNTS_TTL_S,
     then served while a new count is made, for up to COUNTS_STALE_S. A caller
-    waits at most `wait_s` (None: until counted) and gets None when the count
-    is not ready yet (or too many counts are queued).
+    waits at most `wait_s` (None: until counted; only the request that asks
+    first waits) and gets None when the count is not ready yet (or too many
+    counts are queued).
     """
     require(actor, "board.view")
     filters = filters or BoardFilter()
@@ -564,6 +568,8 @@ def board_counts(
             return cached[1]
         stale = cached[1] if cached is not None and clock - cached[0] < COUNTS_STALE_S else None
         pending = _counts_pending.get(key)
+        if pending is not None and wait_s is not None:
+            return stale  # another request already waits for this count
         if pending is None:
             if len(_counts_pending) >= MAX_QUEUED_COUNTS:
                 return stale

@@ -21,6 +21,7 @@ from tasking.models import (
     CaseKind,
     ModelVersion,
     State,
+    Strand,
     Theme,
     Unit,
     UnitKind,
@@ -57,8 +58,10 @@ LABELS = {
 MAX_PARAM = 512
 # How long a page waits for its counts before it is drawn without them (a million
 # cases take seconds to count; a small board takes milliseconds).
-COUNTS_WAIT_S = 0.25
+COUNTS_WAIT_S = 0.05
 _MARK = "REFERENCE-PLACEHOLDER"
+# 4P strands by bit set, named once (the shared filter iterates a flag enum per call).
+STRAND_NAMES = {bits: ", ".join(Strand(bits).names()) or "-" for bits in range(16)}
 KIND_NAMES = {1: "Operation", 2: "Intelligence case", 3: "BCU asset request"}
 
 
@@ -108,6 +111,7 @@ def board() -> tuple[str, int]:
         options=options,
         theme_names=options["theme_names"],
         kind_names=KIND_NAMES,
+        strand_names=STRAND_NAMES,
         unit_codes=options["unit_codes"],
         harm_options=[(str(i), harm_band_label(i)) for i in range(len(HARM_BANDS))],
         likelihood_options=[(str(level), str(level)) for level in LIKELIHOODS],
