@@ -93,6 +93,8 @@ def _check_decision(
         problems["chair_id"] = "the decision must name a tasking chair"
     if decision_in.immediate and chair_id != actor.id:
         problems["chair_id"] = "an immediate decision is the duty senior officer's own"
+    if decision_in.owner_id is not None and session.get(User, decision_in.owner_id) is None:
+        problems["owner_id"] = "no such user"
     if decision_in.grading_varied and not decision_in.variation_rationale.strip():
         problems["variation_rationale"] = "required when the chair varies the grading"
     outcome = DecisionOutcome(decision_in.outcome)

@@ -161,6 +161,8 @@ def test_decision_refused_without_current_moderation(
          "referral_destination"),
         ({"outcome": "adopted", "assets": "one", "chair_id": "analyst"}, "chair_id"),
         ({"outcome": "adopted", "assets": "one", "grading_varied": True}, "variation_rationale"),
+        ({"outcome": "adopted", "assets": "one", "owner_id": 99999}, "owner_id"),
+        ({"outcome": "adopted", "assets": "one", "next_review": "2000-01-01"}, "next_review"),
     ],
 )  # fmt: skip
 def test_decision_rules_per_outcome(
