@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,6 +243,19 @@ def test_score_preview_refuses_bad_bodies(api: Api, payload: Any, field: str) ->
     assert field in body["fields"]
     if field == "store":
         assert body["fields"]["store"] == "unknown field"
+
+
+def test_score_preview_never_waits_for_the_write_lock(api: Api, web_engine: Engine) -> None:
+    """A preview stores nothing: it answers while another writer holds SQLite's write lock."""
+    assert api("POST", "/score-preview", "analyst", json={"vectors": [VECTOR]}).status_code == 200
+    other = sqlite3.connect(str(web_engine.url.database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # a rescore or a submission mid-write
+        response = api("POST", "/score-preview", "analyst", json={"vectors": [VECTOR]})
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert response.status_code == 200, response.get_data(as_text=True)
 
 
 def test_score_preview_takes_ten_thousand_vectors(api: Api) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 import scoring
+from tasking.db import session_scope
 from tasking.services.errors import Invalid
 from tasking.services.scores import current_model
 from tasking.web.api import bp
 from tasking.web.api.moves import Move, nearest_moves
 from tasking.web.api.schemas import BandMoveOut, ModelInfo, PreviewIn, PreviewOut, PreviewResult
 from tasking.web.api.spec import operation
-from tasking.web.db import db
+from tasking.web.db import app_engine
 from tasking.web.security import ANY_ROLE
 
 
@@ -58,7 +59,10 @@ def score_preview(json: PreviewIn) -> PreviewOut:
     and `moves`: the smallest change of one factor that would raise the band,
     and the one that would lower it, where there is one.
     """
-    version, model = current_model(session=db())
+    # Its own short read: a preview stores nothing, so it never holds the write lock that
+    # the request's session takes for a POST (BEGIN IMMEDIATE on SQLite).
+    with session_scope(app_engine(), write=False) as session:
+        version, model = current_model(session=session)
     parsed = parse_all(json.vectors)
     columns = scoring.inputs_to_columns(parsed)
     scores = scoring.score_arrays(columns, model=model)
