@@ -41,7 +41,7 @@ from tasking.models import (
     State,
     User,
 )
-from tasking.services.access import bcu_scope, require
+from tasking.services.access import case_scope, require
 from tasking.services.errors import Invalid
 from tasking.services.runs import decode_snapshot
 from tasking.services.scores import INPUT_SHIFTS, engine_model
@@ -281,7 +281,7 @@ AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
 def _filtered(query: AnySelect, actor: User, filters: BoardFilter) -> AnySelect:
     # `= true` (not IS) so SQLite sees the partial board index's own predicate.
-    query = query.where(col(CaseScore.on_board) == true(), bcu_scope(actor, CaseScore.bcu_id))
+    query = query.where(col(CaseScore.on_board) == true(), case_scope(actor, on="score"))
     for name in ("hub_id", "bcu_id", "theme_id", "asset_type", "band", "state", "kind"):
         value = getattr(filters, name)
         if value is not None:
