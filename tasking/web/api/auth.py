@@ -14,13 +14,16 @@ import logging
 from flask import Request, g
 from flask_login import UserMixin
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from tasking.db import session_scope
 from tasking.models import ApiToken, User, pk, utcnow
+from tasking.services.sweep import quick_writer
 from tasking.services.tokens import authenticate, needs_touch, touch_token
 from tasking.web.db import app_engine
 
 log = logging.getLogger(__name__)
+TOUCH_WAIT_MS = 200
 
 
 class TokenUser(UserMixin):  # type: ignore[misc]
@@ -71,9 +74,13 @@ def token_user(request: Request) -> TokenUser | None:
 
 
 def _touch(token_id: int) -> None:
-    """Note the token's last use in its own short transaction; never fails the call."""
+    """Note the token's last use in its own short transaction; never fails or stalls the call.
+
+    It waits at most TOUCH_WAIT_MS for the write lock (a rescore may hold it): a
+    missed note is taken again on the next call.
+    """
     try:
-        with session_scope(app_engine()) as session:
-            touch_token(session=session, token_id=token_id)
+        with quick_writer(app_engine(), wait_ms=TOUCH_WAIT_MS) as conn, Session(bind=conn) as s:
+            touch_token(session=s, token_id=token_id)
     except SQLAlchemyError as exc:  # a busy database must not refuse the call itself
         log.warning("could not record the use of API token %s: %s", token_id, exc)
