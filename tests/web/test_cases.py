@@ -385,6 +385,7 @@ def test_intelligence_logged_with_its_grading_and_shown_escaped(
     page = _text(browser.get(f"/cases/{cases.op}"))
     assert "1BC</strong>" in page
     assert "Information B known indirectly, corroborated" in page
+    assert "Confidence H</li>" in page  # source 1 with B maps to high (3x5x2 to MoRiLE)
     assert "Seen at the fictional address &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert SCRIPT not in page
 

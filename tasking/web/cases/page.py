@@ -45,7 +45,7 @@ from tasking.services.moderation import awaits_moderation
 from tasking.services.questions import information_requests
 from tasking.services.runs import decode_snapshot
 from tasking.services.scores import engine_model
-from tasking.services.workflow import allowed_transitions
+from tasking.services.workflow import allowed_transitions, confidence_from_grading
 from tasking.web.charts import Chart, time_chart
 
 RANK_SNAPSHOTS = 8  # the newest snapshots a case page reads its rank from (each is the whole board)
@@ -80,6 +80,7 @@ class CasePage:
     ranks: list[RankPoint]
     rank_now: int | None
     intel: list[IntelEntry]
+    intel_confidence: dict[int, str]  # entry id -> the confidence its grading maps to
     decisions: list[DecisionView]
     questions: list[InfoRequest]
     partners: tuple[PartnerAgency, ...]
@@ -209,6 +210,11 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
         ranks=ranks,
         rank_now=board_rank(session, score) if score is not None else None,
         intel=intel,
+        intel_confidence={
+            e.id: scoring.CONFIDENCE_LEVELS[confidence_from_grading(e.source_grade, e.info_grade)]
+            for e in intel
+            if e.id is not None
+        },
         decisions=decisions,
         questions=questions,
         partners=load_workflow().partner_agencies,
