@@ -1,4 +1,4 @@
-"""The ranked board: open cases in SCORING.md order, one indexed keyset query.
+"""The ranked board: open cases in docs/scoring.md order, one indexed keyset query.
 
 Nothing is scored at read time. The order is the stored ascending sort keys
 of `CaseScore` (see tasking.models.scores), walked on the partial board
@@ -180,7 +180,7 @@ _FILTER_NAMES = tuple(f.name for f in fields(BoardFilter))
 
 @dataclass(frozen=True)
 class BoardRow:
-    """One line of a board, as DOMAIN.md lists it."""
+    """One line of a board, as docs/domain.md lists it."""
 
     rank: int
     case_id: int
@@ -310,7 +310,7 @@ def board_page(
     limit: int = 50,
     before: str | None = None,
 ) -> BoardPage:
-    """One page of a board in SCORING.md order, scoped to what the actor may see.
+    """One page of a board in docs/scoring.md order, scoped to what the actor may see.
 
     `cursor` continues after a page (its `next_cursor`); `before` goes back to
     the page before one (its `prev_cursor`), by the same index read backwards.
