@@ -910,3 +910,9 @@ def test_every_form_refuses_a_missing_token_and_an_unknown_case(
     token = csrf_token(browser, f"/cases/{cases.op}")
     unknown = browser.post(f"/cases/OP-99999/{action}", data={"csrf_token": token})
     assert unknown.status_code == 404
+
+
+def test_the_kind_of_work_is_named(signed_in: SignedIn, cases: Cases) -> None:
+    page = _text(signed_in("coordinator").get(f"/cases/{cases.request_b}"))
+    assert f"BCU asset request {cases.request_b}" in page
+    assert "<dt>Kind</dt><dd>BCU asset request</dd>" in page

@@ -32,6 +32,7 @@ from tasking.web.cases.labels import (
     GRADING_TEXT,
     HANDLING,
     INFO_GRADES,
+    KIND_LABELS,
     LABELS,
     OUTCOMES,
     SOURCE_GRADES,
@@ -347,5 +348,6 @@ def _render(
         OUTCOMES=OUTCOMES,
         STRAND_OPTIONS=STRANDS,
         LABELS=LABELS,
+        KIND_LABELS=KIND_LABELS,
         user=user,
     ), status

@@ -53,6 +53,9 @@ FACTORS: list[tuple[str, str, list[tuple[str, str]]]] = [
 FACTOR_NAMES = {key: name for key, name, _ in FACTORS}
 FACTOR_TEXT = {key: dict(options) for key, _, options in FACTORS}
 
+# The kinds of work as a page names them (the shared filter lower-cases "BCU").
+KIND_LABELS = {1: "Operation", 2: "Intelligence case", 3: "BCU asset request"}
+
 SOURCE_GRADES = [("1", "1 reliable"), ("2", "2 untested"), ("3", "3 not reliable")]
 INFO_GRADES = [
     ("A", "A known directly to the source"),
