@@ -53,6 +53,8 @@ class Settings:
     # Failed sign-ins allowed per username and per address before 429 (Flask-Limiter syntax).
     login_limit_user: str = "5 per 15 minutes"
     login_limit_address: str = "20 per 15 minutes"
+    # API calls allowed per token (Flask-Limiter syntax); 429 with Retry-After beyond it.
+    api_rate_limit: str = "600 per minute"
 
     @property
     def task_soft_time_limit_s(self) -> int:
@@ -104,4 +106,5 @@ def load_settings() -> Settings:
         not in {"0", "false", "no"},
         login_limit_user=env.get("TASKING_LOGIN_LIMIT_USER", "5 per 15 minutes"),
         login_limit_address=env.get("TASKING_LOGIN_LIMIT_ADDRESS", "20 per 15 minutes"),
+        api_rate_limit=env.get("TASKING_API_RATE_LIMIT", "600 per minute"),
     )

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
         WTF_CSRF_SSL_STRICT=settings.secure_cookies,
         RATELIMIT_HEADERS_ENABLED=True,
+        TASKING_API_RATE_LIMIT=settings.api_rate_limit,
         TASKING_SETTINGS=settings,
         TEMPLATES_AUTO_RELOAD=False,
     )
