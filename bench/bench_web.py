@@ -79,7 +79,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def prepare_database(path: Path, cases: int, users: int) -> dict[str, Any]:
     """Migrate, seed the demo, generate cases, take a nightly run, add bench coordinators."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from tasking.db import make_engine, session_scope
     from tasking.migrate import upgrade
@@ -103,17 +103,23 @@ def prepare_database(path: Path, cases: int, users: int) -> dict[str, Any]:
             upgrade(engine)  # a reused database gets any newer migration (e.g. an index)
         hashed = hash_password(PASSWORD)
         with session_scope(engine) as session:
+            # Bench coordinators are cleared as the demo's coordinator is (centre staff).
+            demo = session.exec(
+                select(User).where(User.role == Role.COORDINATOR.value).order_by(col(User.id))
+            ).first()
             for i in range(users):
                 name = f"bench-coordinator-{i}"
-                if session.exec(select(User).where(User.username == name)).first() is None:
-                    session.add(
-                        User(
-                            username=name,
-                            display_name=f"Bench Coordinator {i}",
-                            role=Role.COORDINATOR.value,
-                            password_hash=hashed,
-                        )
+                user = session.exec(select(User).where(User.username == name)).first()
+                if user is None:
+                    user = User(
+                        username=name,
+                        display_name=f"Bench Coordinator {i}",
+                        role=Role.COORDINATOR.value,
+                        password_hash=hashed,
                     )
+                if demo is not None and hasattr(demo, "clearance"):
+                    user.clearance = demo.clearance
+                session.add(user)
     finally:
         engine.dispose()
     return info
