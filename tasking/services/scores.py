@@ -100,7 +100,9 @@ def publish_model_text(
     return row
 
 
-def publish_model_version(*, session: Session, version_id: int, actor: User) -> ModelVersion:
+def publish_model_version(
+    *, session: Session, version_id: int, actor: User, reason: str = ""
+) -> ModelVersion:
     """Make a stored model version current (the boards are then rescored under it)."""
     require(actor, "model.publish")
     row = session.get(ModelVersion, version_id)
@@ -110,7 +112,8 @@ def publish_model_version(*, session: Session, version_id: int, actor: User) -> 
         _make_current(session, row)
         record_event(
             session=session, actor=actor, category="alteration", action="model.publish",
-            entity_type="model_version", entity_id=row.id, detail={"model": row.label},
+            entity_type="model_version", entity_id=row.id, reason=reason,
+            detail={"model": row.label},
         )  # fmt: skip
     return row
 
