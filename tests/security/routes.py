@@ -307,6 +307,12 @@ ACTIONS: dict[tuple[str, str], Action] = {
         ),
     ),
     ("cases.case_page", "GET"): Action("coordinator", "op"),
+    # Why a restricted case is viewed (the reason is asked before the page).
+    ("cases.view_reason", "POST"): Action(
+        "coordinator",
+        "op",
+        lambda _w: {"reason": "meeting", "detail": "Fictional: preparing the tasking meeting."},
+    ),
     ("cases.assessment", "POST"): Action(
         "analyst",
         "op",

@@ -134,14 +134,14 @@ def build_world(engine: Engine, path: Path, password_hash: str) -> World:
     )
     for name, who, asset_type in requests:
         with session_scope(engine) as session:
-            title = f"Fictional {name} request KESTREL-{name.upper()}"
+            title = f"Fictional {name} request [KESTREL-{name.upper()}]"
             case = submit_asset_request(
                 session=session, actor=users[who], data=request_facts(theme, title, asset_type)
             )
             add(name, case)
     for name, kind in (("op", "operation"), ("intel", "intelligence"), ("secret_op", "operation")):
         with session_scope(engine) as session:
-            title = f"Fictional {name} case MARLIN-{name.upper()}"
+            title = f"Fictional {name} case [MARLIN-{name.upper()}]"
             data = {
                 "kind": kind, "title": title, "theme_id": theme, "strands": ["Pursue"],
                 "summary": f"Summary of {title}.", "assessment": assessment(),
