@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from tasking.cli import db, demo, generate, runs, score, serve, token
+from tasking.cli import audit, db, demo, generate, runs, score, serve, token
 from tasking.cli.errors import one_line_errors
 
 
@@ -35,3 +35,4 @@ main.add_command(runs.runs)
 main.add_command(generate.generate)
 main.add_command(serve.run)
 main.add_command(token.token)
+main.add_command(audit.audit_group)

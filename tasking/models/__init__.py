@@ -1,5 +1,6 @@
 """Table models (SQLModel) of the tasking service; import them from here."""
 
+from tasking.models.audit import AuditChainHead, AuditVerification
 from tasking.models.base import as_utc, pk, utcnow
 from tasking.models.cases import Assessment, Case, InfoRequest, IntelEntry
 from tasking.models.decisions import AuditEvent, Decision, DecisionAsset
@@ -47,7 +48,9 @@ __all__ = [
     "ApiToken",
     "Assessment",
     "Asset",
+    "AuditChainHead",
     "AuditEvent",
+    "AuditVerification",
     "Case",
     "CaseKind",
     "CaseScore",

@@ -81,11 +81,19 @@ class DecisionAsset(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One logged act on records (DPA 2018 s.62): who, when, what, why."""
+    """One logged act on records (DPA 2018 s.62): who, when, what, from where and why.
+
+    Rows are append-only (database triggers refuse UPDATE and DELETE) and
+    chained: `row_hash` is SHA-256 over the row's canonical content and the
+    previous row's hash (`prev_hash`), in the one serialised order `seq`
+    (tasking/services/audit.py writes and verifies it).
+    """
 
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The position in the hash chain: 1, 2, 3... with no gaps.
+    seq: int = Field(unique=True, index=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     actor_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     # collection, alteration, consultation, disclosure, combination or erasure
@@ -93,5 +101,15 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=48)  # e.g. "case.submit"
     entity_type: str = Field(max_length=32)
     entity_id: int | None = Field(default=None, index=True)
+    # Why: a code from the short list (audit.REASONS) when one was asked for, and text.
+    reason_code: str = Field(default="", max_length=32)
     reason: str = Field(default="", sa_type=Text)
     detail: str = Field(default="{}", sa_type=Text)  # JSON, never free-text intelligence
+    # From where: web, api, cli, worker or system; the address, the browser, and the
+    # sign-in session (id prefix) or API token (id) the act came through.
+    origin: str = Field(default="system", max_length=16)
+    address: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=256)
+    credential: str = Field(default="", max_length=64)
+    prev_hash: str = Field(default="", max_length=64)
+    row_hash: str = Field(default="", max_length=64)

@@ -1,18 +1,135 @@
-"""The one way to write the audit log (DPA 2018 s.62)."""
+"""The one way to write the audit log (DPA 2018 s.62), and the check that it is whole.
+
+Every row says who, when (UTC), what (category, action, record type and id),
+from where (origin, address, user agent, sign-in session or API token) and
+why (a reason code from `REASONS` and text). Services never touch Flask's
+request: the web layer puts an `AuditContext` (or a function returning one)
+on the SQLModel session as `session.info["audit_context"]`
+(tasking/web/db.py); the CLI and the workers are recognised by their running
+click command or Celery task.
+
+Rows form one hash chain: `row_hash` is SHA-256 over `prev_hash`, a record
+separator and the canonical content (`canonical`); `seq` numbers the rows
+1, 2, 3... in the one order the chain head allowed (the head row is locked
+FOR UPDATE on PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE, so
+every audit writer must use a write transaction). The database refuses
+UPDATE and DELETE on the table (triggers of migration 0008). `verify` walks
+the chain and names the first row that was altered, removed or moved.
+
+Erasure contract (disposal): after erasing a record's content, in the same
+transaction, call
+``record_event(session=..., actor=reviewer, category="erasure",
+action="case.dispose", entity_type="case", entity_id=case.id,
+reason=<the reviewer's recorded reason>, detail={"fields": [names erased],
+"review_id": ...})`` -- field names only, never the erased text.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session
 
-from tasking.models import AuditEvent, User
+from tasking.models import AuditEvent, User, utcnow
+from tasking.services.errors import Invalid
 
+log = logging.getLogger(__name__)
 CATEGORIES = frozenset(
     {"collection", "alteration", "consultation", "disclosure", "combination", "erasure"}
 )
+ORIGINS = frozenset({"web", "api", "cli", "worker", "system"})
+# Why a restricted record is viewed or an export is taken: the short list asked for.
+REASONS: tuple[tuple[str, str], ...] = (
+    ("investigation", "An investigation or operation I am working on"),
+    ("tasking_meeting", "Preparing for or sitting in the tasking meeting"),
+    ("supervision", "Supervision, review or moderation"),
+    ("disclosure", "Disclosure to a partner, prosecutor or court"),
+    ("subject_access", "A subject access request"),
+    ("audit", "Audit, compliance or a complaint"),
+    ("other", "Another reason (say what)"),
+)
+REASON_CODES = frozenset(code for code, _ in REASONS)
+REASON_TEXT_MAX = 500
+GENESIS = "0" * 64  # the prev_hash of row 1
+DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%f"  # how `at` enters the hash (SQLite stores it so)
+_LIMITS = {
+    "action": 48, "entity_type": 32, "reason_code": 32, "origin": 16, "address": 64,
+    "user_agent": 256, "credential": 64,
+}  # fmt: skip
+CONTEXT_KEY = "audit_context"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Where an act comes from, and the reason its user gave (if one was asked for)."""
+
+    origin: str = "system"
+    address: str = ""
+    user_agent: str = ""
+    credential: str = ""  # "session:<id prefix>", "token:<id>", "cli:<command>", "task:<name>"
+    reason_code: str = ""
+    reason: str = ""
+
+
+ContextSource = AuditContext | Callable[[], AuditContext]
+
+
+def set_context(session: Session, context: ContextSource) -> None:
+    """Give a session the context its audit rows carry (a function is asked at each row)."""
+    session.info[CONTEXT_KEY] = context
+
+
+def check_reason(code: str, reason: str) -> tuple[str, str]:
+    """A reason from the form: a known code, and text (required for "other"); Invalid if not."""
+    code, reason = (code or "").strip(), " ".join((reason or "").split())
+    errors: dict[str, str] = {}
+    if code not in REASON_CODES:
+        errors["reason_code"] = "Choose why you need this record"
+    if code == "other" and len(reason) < 5:
+        errors["reason"] = "Say why, in at least 5 characters"
+    if len(reason) > REASON_TEXT_MAX:
+        errors["reason"] = f"Use at most {REASON_TEXT_MAX} characters"
+    if errors:
+        raise Invalid("a reason is needed: " + "; ".join(errors.values()), fields=errors)
+    return code, reason
+
+
+def reason_label(code: str) -> str:
+    """The words of a reason code (the code itself if it is not on the list)."""
+    return dict(REASONS).get(code, code)
+
+
+def current_context(session: Session) -> AuditContext:
+    """The context of the session, else of the running CLI command or worker task."""
+    source: ContextSource | None = session.info.get(CONTEXT_KEY)
+    if source is None:
+        return process_context()
+    return source if isinstance(source, AuditContext) else source()
+
+
+def process_context() -> AuditContext:
+    """ "worker" inside a Celery task, "cli" inside a `tasking` command, else "system"."""
+    try:
+        from celery import current_task
+
+        task = current_task
+        if task is not None and getattr(task, "request", None) is not None and task.request.id:
+            return AuditContext(origin="worker", credential=f"task:{task.name}"[:64])
+    except ImportError:  # pragma: no cover - celery is a dependency
+        pass
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        return AuditContext(origin="cli", credential=f"cli:{ctx.command_path}"[:64])
+    return AuditContext()
 
 
 def record_event(
@@ -24,19 +141,304 @@ def record_event(
     entity_type: str,
     entity_id: int | None,
     reason: str = "",
+    reason_code: str = "",
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add one audit row in the caller's transaction (it commits or rolls back with the change)."""
+    """Append one audit row to the chain, in the caller's transaction (it commits or rolls
+    back with the change). `reason` and `reason_code` default to the context's."""
     if category not in CATEGORIES:
         raise ValueError(f"unknown audit category {category!r}")
+    _require_writer(session)
+    context = current_context(session)
     event = AuditEvent(
+        seq=0,
         actor_id=actor.id if actor else None,
         category=category,
-        action=action,
-        entity_type=entity_type,
+        action=_clean(action, "action"),
+        entity_type=_clean(entity_type, "entity_type"),
         entity_id=entity_id,
-        reason=reason,
-        detail=json.dumps(dict(detail or {}), sort_keys=True, default=str),
+        reason_code=_clean(reason_code or context.reason_code, "reason_code"),
+        reason=_clean(reason or context.reason),
+        detail=_clean(json.dumps(dict(detail or {}), sort_keys=True, default=str)),
+        origin=_clean(context.origin if context.origin in ORIGINS else "system", "origin"),
+        address=_clean(context.address, "address"),
+        user_agent=_clean(context.user_agent, "user_agent"),
+        credential=_clean(context.credential, "credential"),
     )
-    session.add(event)
+    _chain(session, event)
     return event
+
+
+def _clean(value: str, field: str = "") -> str:
+    """Text as it is stored (and hashed): no NUL (PostgreSQL refuses it), within its column."""
+    value = (value or "").replace("\x00", "")
+    limit = _LIMITS.get(field)
+    return value[:limit] if limit else value
+
+
+def _require_writer(session: Session) -> None:
+    """On SQLite an audit row belongs in a write transaction (BEGIN IMMEDIATE).
+
+    The chain stays whole either way: a deferred transaction whose snapshot is stale
+    cannot take the write lock (SQLITE_BUSY_SNAPSHOT), so it fails instead of forking
+    the chain. But it fails where a writer would have waited, so it is logged.
+    """
+    bind = session.get_bind()
+    if (
+        isinstance(bind, Engine)
+        and bind.dialect.name == "sqlite"
+        and not bind.get_execution_options().get("tasking_write", False)
+    ):
+        log.warning(
+            "audit row written from a read session on SQLite: use a writer"
+            " (tasking.db.writer, session_scope(engine), or db(write=True) in a view)"
+        )
+
+
+def _chain(session: Session, event: AuditEvent) -> None:
+    """Take the next link: lock the head, hash the row onto it, move the head."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lock = " FOR UPDATE" if postgres else ""
+    head = session.execute(
+        text(f"SELECT seq, row_hash FROM audit_chain_head WHERE id = 1{lock}")
+    ).one_or_none()
+    if head is None:
+        raise RuntimeError("audit_chain_head has no row: run `tasking init-db` (migration 0008)")
+    event.at = event.at.astimezone(UTC)
+    event.seq = int(head[0]) + 1
+    event.prev_hash = str(head[1]) or GENESIS
+    event.row_hash = link_hash(event.prev_hash, canonical(content_of(event)))
+    session.add(event)
+    session.execute(
+        text("UPDATE audit_chain_head SET seq = :seq, row_hash = :h WHERE id = 1"),
+        {"seq": event.seq, "h": event.row_hash},
+    )
+
+
+# --- the canonical form (version 1): the same text from Python and from SQL ----------
+
+CONTENT_FIELDS = (
+    "seq", "at", "actor_id", "category", "action", "entity_type", "entity_id",
+    "reason_code", "reason", "detail", "origin", "address", "user_agent", "credential",
+)  # fmt: skip
+_NUMBERS = frozenset({"seq", "actor_id", "entity_id"})
+
+
+def content_of(event: AuditEvent) -> list[str]:
+    """A row's content as the texts that are hashed, in CONTENT_FIELDS order."""
+    values: list[str] = []
+    for name in CONTENT_FIELDS:
+        value = getattr(event, name)
+        if name == "at":
+            values.append(as_text(value))
+        else:
+            values.append("" if value is None else str(value))
+    return values
+
+
+def as_text(moment: datetime) -> str:
+    """A moment as it enters the hash: UTC, microseconds, no zone suffix."""
+    return moment.astimezone(UTC).strftime(DATETIME_TEXT)
+
+
+def canonical(values: Sequence[str]) -> str:
+    """Each value length-prefixed, separated by a unit separator: unambiguous for any text."""
+    return "\x1f".join(f"{len(v)}:{v}" for v in values)
+
+
+def link_hash(prev_hash: str, content: str) -> str:
+    """SHA-256 (hex) of the previous row's hash and this row's canonical content."""
+    return hashlib.sha256(f"{prev_hash}\x1e{content}".encode()).hexdigest()
+
+
+def canonical_sql(dialect: str) -> str:
+    """SQL giving `prev_hash || RS || canonical(content)` for each row (the text hashed)."""
+    if dialect == "postgresql":
+        sep, rs = "chr(31)", "chr(30)"
+        at = "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    else:
+        sep, rs = "char(31)", "char(30)"
+        at = "at"
+    parts = []
+    for name in CONTENT_FIELDS:
+        if name == "at":
+            value = at
+        elif name in _NUMBERS:
+            value = f"COALESCE(CAST({name} AS TEXT), '')"
+        else:
+            value = name
+        parts.append(f"CAST(length({value}) AS TEXT) || ':' || {value}")
+    return f"prev_hash || {rs} || " + f" || {sep} || ".join(parts)
+
+
+# --- verification ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of walking the chain: good through `through_seq`, or the first problem."""
+
+    ok: bool
+    from_seq: int
+    through_seq: int
+    through_hash: str
+    rows: int
+    problem: str = ""
+    bad_seq: int | None = None
+
+
+def verify(
+    conn: Connection,
+    *,
+    after_seq: int = 0,
+    after_hash: str = GENESIS,
+    checkpoint: tuple[int, str] | None = None,
+    batch: int = 100_000,
+    progress: Callable[[int], None] | None = None,
+) -> Verdict:
+    """Walk the chain from the row after (`after_seq`, `after_hash`) to the end.
+
+    Names the first row whose content no longer matches its hash (altered), whose
+    number is not the next one (removed), or whose prev_hash is not the hash of the
+    row before it (removed, inserted or reordered); then checks the end against the
+    chain head (rows removed from the end) and against `checkpoint` (seq, hash) if given.
+    """
+    expected_seq, prev = after_seq + 1, after_hash
+    rows = 0
+    last_seq, last_hash = after_seq, after_hash
+
+    def fail(problem: str, seq: int | None) -> Verdict:
+        return Verdict(False, after_seq + 1, last_seq, last_hash, rows, problem, seq)
+
+    checkpoint_seen = checkpoint is None or checkpoint[0] <= after_seq
+    for chunk in _batches(conn, after_seq, batch):
+        sha = hashlib.sha256
+        for seq, hashed, prev_hash, row_hash in chunk:
+            if seq != expected_seq:
+                return fail(
+                    f"row {expected_seq} is missing: after row {last_seq} the next row is"
+                    f" {seq} (rows removed)",
+                    expected_seq,
+                )
+            if prev_hash != prev:
+                return fail(
+                    f"row {seq} does not follow row {last_seq}: its prev_hash is not row"
+                    f" {last_seq}'s hash (rows removed, inserted or reordered)",
+                    seq,
+                )
+            if sha(hashed.encode()).hexdigest() != row_hash:
+                return fail(f"row {seq} was altered: its content does not match its hash", seq)
+            if checkpoint is not None and seq == checkpoint[0]:
+                if row_hash != checkpoint[1]:
+                    return fail(
+                        f"row {seq} does not match the checkpoint {checkpoint[0]}:"
+                        f"{checkpoint[1]} (the chain was rewritten)",
+                        seq,
+                    )
+                checkpoint_seen = True
+            prev = last_hash = row_hash
+            last_seq = seq
+            expected_seq = seq + 1
+            rows += 1
+        if progress is not None:
+            progress(rows)
+    if not checkpoint_seen and checkpoint is not None:
+        return fail(
+            f"the chain ends at row {last_seq} and no longer reaches the checkpoint"
+            f" {checkpoint[0]} (rows removed from the end)",
+            checkpoint[0],
+        )
+    head = conn.exec_driver_sql("SELECT seq, row_hash FROM audit_chain_head WHERE id = 1").first()
+    if (
+        head is not None
+        and after_seq <= int(head[0])
+        and (int(head[0]) != last_seq or (last_seq > after_seq and head[1] != last_hash))
+    ):
+        return fail(
+            f"the chain ends at row {last_seq} but its head names row {head[0]}"
+            " (rows removed from the end, or the head was changed)",
+            last_seq + 1,
+        )
+    return Verdict(True, after_seq + 1, last_seq, last_hash, rows)
+
+
+def _batches(conn: Connection, after_seq: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """(seq, hashed text, prev_hash, row_hash) in seq order, in batches, by the raw cursor."""
+    sql = (
+        f"SELECT seq, {canonical_sql(conn.dialect.name)}, prev_hash, row_hash"
+        " FROM audit_event WHERE seq > {} ORDER BY seq LIMIT {}"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        start = after_seq
+        while True:
+            cursor.execute(sql.format(int(start), int(batch)))
+            chunk: list[tuple[Any, ...]] = cursor.fetchall()
+            if not chunk:
+                return
+            yield chunk
+            start = int(chunk[-1][0])
+            if len(chunk) < batch:
+                return
+    finally:
+        cursor.close()
+
+
+def chain_head(conn: Connection) -> tuple[int, str]:
+    """The last link (seq, hash): a checkpoint to keep outside the database."""
+    head = conn.exec_driver_sql("SELECT seq, row_hash FROM audit_chain_head WHERE id = 1").first()
+    if head is None:
+        return 0, GENESIS
+    return int(head[0]), str(head[1]) or GENESIS
+
+
+def parse_checkpoint(value: str) -> tuple[int, str]:
+    """`SEQ:HASH` as printed by `tasking audit checkpoint`."""
+    seq, _, digest = value.strip().partition(":")
+    digest = digest.lower()
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError("a checkpoint is SEQ:HASH, e.g. 1234:9f86d08...(64 hex digits)")
+    return int(seq), digest
+
+
+def record_verification(
+    session: Session, verdict: Verdict, *, origin: str, at: datetime | None = None
+) -> None:
+    """Keep the result of a walk (the nightly run's, or a recorded CLI run)."""
+    from tasking.models import AuditVerification
+
+    session.add(
+        AuditVerification(
+            at=at or utcnow(),
+            origin=origin[:16],
+            from_seq=verdict.from_seq,
+            through_seq=verdict.through_seq,
+            through_hash=verdict.through_hash,
+            rows=verdict.rows,
+            ok=verdict.ok,
+            problem=verdict.problem,
+        )
+    )
+
+
+def last_good_verification(conn: Connection) -> tuple[int, str]:
+    """Where the last successful walk ended (seq, hash), or the start of the chain."""
+    row = conn.exec_driver_sql(
+        "SELECT through_seq, through_hash FROM audit_verification WHERE ok"
+        " AND through_seq > 0 ORDER BY through_seq DESC LIMIT 1"
+    ).first()
+    if row is None:
+        return 0, GENESIS
+    return int(row[0]), str(row[1])
+
+
+def verify_since_last(engine: Engine, *, origin: str = "nightly") -> Verdict:
+    """Verify the rows added since the last good walk, and record the result (nightly)."""
+    with engine.connect() as conn:
+        after_seq, after_hash = last_good_verification(conn)
+        verdict = verify(conn, after_seq=after_seq, after_hash=after_hash)
+    from tasking.db import session_scope
+
+    with session_scope(engine) as session:
+        record_verification(session, verdict, origin=origin)
+    return verdict

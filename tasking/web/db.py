@@ -10,10 +10,12 @@ session already open is ended first).
 from __future__ import annotations
 
 from flask import current_app, g, request
+from flask import session as cookie_session
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from tasking.db import writer
+from tasking.services.audit import AuditContext, set_context
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -31,6 +33,7 @@ def db(*, write: bool = False) -> Session:
     if session is None:
         engine = app_engine()
         session = Session(writer(engine) if wants_write else engine, expire_on_commit=False)
+        set_context(session, request_context)  # from where, and why, for the audit log
         g.db_session = session
         g.db_writes = wants_write
     elif wants_write and not g.db_writes:
@@ -42,6 +45,26 @@ def db(*, write: bool = False) -> Session:
         g.db_writes = False
         return db(write=True)
     return session
+
+
+def request_context() -> AuditContext:
+    """This request as the audit log records it: origin, address, browser, the sign-in
+    session (id prefix) or API token (`g.audit_credential`), and any reason given
+    (`g.audit_reason`: code and text)."""
+    api = request.path.startswith("/api/")
+    credential = g.get("audit_credential", "")
+    if not credential and not api:
+        sid = cookie_session.get("_user_id")
+        credential = f"session:{sid[:8]}" if isinstance(sid, str) and sid else ""
+    code, reason = g.get("audit_reason", ("", ""))
+    return AuditContext(
+        origin="api" if api else "web",
+        address=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", "")[:256],
+        credential=credential,
+        reason_code=code,
+        reason=reason,
+    )
 
 
 def finish(*, success: bool) -> None:

@@ -890,6 +890,9 @@ def test_marking_raised_with_a_reason_and_lowered_only_by_the_chair(
     assert _case(web_engine, cases.op).marking == "SECRET"
     assert _audit(web_engine, "case.mark")[-1].reason == "Covert source."
     assert "Handling marking now SECRET." in _text(browser.get(raised.headers["Location"]))
+    # A SECRET case asks why it is viewed before the page (and its forms) are shown.
+    reason = {"csrf_token": csrf_token(browser, f"/cases/{cases.op}"), "reason_code": "audit"}
+    assert browser.post(f"/cases/{cases.op}/reason", data=reason).status_code == 303
     lowered = _post(browser, cases.op, "marking", {"marking": "OFFICIAL", "reason": "No longer."})
     assert lowered.status_code == 403
     assert "needs the tasking chair" in _text(lowered)

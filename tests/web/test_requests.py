@@ -173,7 +173,11 @@ def test_csv_export_has_the_marking_first_and_defuses_formulas(
 ) -> None:
     submit_for(web_engine, web_org, "bcu_a", "=cmd|' /C calc'!A0")
     submit_for(web_engine, web_org, "bcu_b", "Another BCU's request")
-    response = signed_in("bcu_requester").get("/requests/export.csv")
+    browser = signed_in("bcu_requester")
+    asked = browser.get("/requests/export.csv")  # the reason first
+    assert "Why do you need this export?" in asked.get_data(as_text=True)
+    reason = {"csrf_token": csrf_token(browser, "/requests/export.csv"), "reason_code": "audit"}
+    response = browser.post("/requests/export.csv", data=reason)
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert response.headers["X-Handling-Marking"] == "OFFICIAL-SENSITIVE"
     assert rows[0] == ["OFFICIAL-SENSITIVE"]

@@ -70,6 +70,7 @@ def token_user(request: Request) -> TokenUser | None:
     if needs_touch(token, now):
         _touch(pk(token))
     g.actor = user
+    g.audit_credential = f"token:{pk(token)}"  # the audit log's "from where"
     return TokenUser(user, token)
 
 

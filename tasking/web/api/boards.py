@@ -10,6 +10,7 @@ from tasking.services.board import BoardFilter, BoardRow, band_counts, board_pag
 from tasking.web.api import bp
 from tasking.web.api.schemas import BoardOut, BoardQuery, BoardRowOut
 from tasking.web.api.spec import operation
+from tasking.web.audit.disclose import disclosed
 from tasking.web.db import db
 from tasking.web.security import BOARD_ROLES, actor
 
@@ -80,9 +81,11 @@ def board(query: BoardQuery) -> BoardOut:
         before=query.before,
         limit=query.limit,
     )
-    return BoardOut(
+    out = BoardOut(
         rows=[row_out(row) for row in page.rows],
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
         band_counts=band_counts(session=session, actor=user, filters=filters),
     )
+    disclosed(user, "api.board", [row.reference for row in out.rows], params)
+    return out

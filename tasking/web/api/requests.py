@@ -35,6 +35,7 @@ from tasking.web.api.schemas import (
     WithdrawnOut,
 )
 from tasking.web.api.spec import operation
+from tasking.web.audit.disclose import disclosed
 from tasking.web.db import db
 from tasking.web.security import actor
 
@@ -134,6 +135,8 @@ def submit_request(
 def list_requests(query: RequestsQuery) -> RequestPageOut:
     """The caller's BCU's requests, newest first, one page at a time."""
     page = list_bcu_requests(session=db(), actor=actor(), page=query.page, per_page=query.per_page)
+    references = [line.reference for line in page.lines]
+    disclosed(actor(), "api.requests", references, {"page": page.page})
     return RequestPageOut(
         requests=[line_out(line) for line in page.lines],
         page=page.page,

@@ -14,18 +14,19 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
 from tasking.models import MARKING_ORDER, Case, OutcomeGrade, User
-from tasking.services.cases import get_case_by_reference, update_assessment
+from tasking.services.cases import get_case, get_case_by_reference, update_assessment
 from tasking.services.decisions import record_decision
 from tasking.services.errors import Conflict, DomainError, Forbidden, Invalid
 from tasking.services.markings import set_marking
 from tasking.services.moderation import moderate_score
 from tasking.services.questions import request_information
 from tasking.services.workflow import log_intelligence, transition
+from tasking.web.audit import reasons
 from tasking.web.cases import forms
 from tasking.web.cases.labels import (
     FACTORS,
@@ -108,10 +109,29 @@ def plain(message: str) -> str:
 @bp.get("/<reference>")
 @roles(BOARD_ROLES)
 def case_page(reference: str) -> ResponseReturnValue:
-    """One case: facts, assessment, breakdown, history, intelligence, moderation, decisions."""
+    """One case: facts, assessment, breakdown, history, intelligence, moderation, decisions.
+
+    A case marked above OFFICIAL-SENSITIVE asks first why it is viewed (reasons.py);
+    the view is logged with that reason.
+    """
     session = db(write=True)  # the service logs this consultation
-    case = get_case_by_reference(session=session, actor=actor(), reference=reference)
+    user = actor()
+    case = get_case_by_reference(session=session, actor=user, reference=reference, log_view=False)
+    if reasons.restricted(case.marking):
+        given = reasons.granted(case.reference)
+        if given is None:
+            return reasons.prompt(case)
+        g.audit_reason = given
+    case = get_case(session=session, actor=user, case_id=_id(case))  # logged
     return _render(session, case)
+
+
+@bp.post("/<reference>/reason")
+@roles(BOARD_ROLES)
+def view_reason(reference: str) -> ResponseReturnValue:
+    """The reason for viewing a restricted case: kept for a short while, then the page."""
+    case = get_case_by_reference(session=db(), actor=actor(), reference=reference, log_view=False)
+    return reasons.take(case)
 
 
 @bp.post("/<reference>/assessment")

@@ -24,6 +24,7 @@ from tasking.services import requests as service
 from tasking.services.cases import submit_asset_request
 from tasking.services.errors import Conflict, Invalid
 from tasking.services.questions import answer_information_request
+from tasking.web.audit import reasons
 from tasking.web.db import db
 from tasking.web.filters import band as band_name
 from tasking.web.filters import mark_page, state_label
@@ -179,10 +180,21 @@ def index() -> ResponseReturnValue:
     return render_template("requests/index.html", listing=listing)
 
 
-@bp.route("/export.csv")
+@bp.route("/export.csv", methods=["GET", "POST"])
 @roles(Role.BCU_REQUESTER)
 def export() -> ResponseReturnValue:
-    """The same list as CSV, the handling marking on its first line; logged as a disclosure."""
+    """The same list as CSV, the handling marking on its first line; logged as a disclosure.
+
+    GET asks why the export is needed; the download is the POST of that reason, which
+    the disclosure's audit row carries.
+    """
+    if request.method == "GET":
+        return _export_reason({}, {})
+    values = {k: request.form.get(k, "")[:600] for k in ("reason_code", "reason")}
+    try:
+        reasons.use(*reasons.form_reason())
+    except Invalid as exc:
+        return _export_reason(values, exc.fields)
     lines = service.export_bcu_requests(session=db(write=True), actor=actor())
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -215,6 +227,26 @@ def export() -> ResponseReturnValue:
     response.headers["Content-Disposition"] = 'attachment; filename="bcu-requests.csv"'
     response.headers["X-Handling-Marking"] = Marking.OFFICIAL_SENSITIVE.value
     return response
+
+
+def _export_reason(values: dict[str, str], errors: dict[str, str]) -> ResponseReturnValue:
+    mark_page(Marking.OFFICIAL_SENSITIVE.value)
+    page = render_template(
+        "audit/reason.html",
+        title="Why do you need this export?",
+        lead=(
+            "The CSV file holds your BCU's requests. Once downloaded it is outside this"
+            " service: say why you need it. Your reason is kept in the audit log with the"
+            " export."
+        ),
+        action=url_for("requests.export"),
+        back=url_for("requests.index"),
+        button="Download the CSV file",
+        options=reasons.reason_options(),
+        values=values,
+        errors=errors,
+    )
+    return page, 422 if errors else 200
 
 
 def _safe_cells(cells: list[Any]) -> list[str]:

@@ -1,0 +1,1 @@
+"""Auditor pages (placeholder until the views land)."""
