@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, insert, text
 from sqlmodel import Session
 
+from tasking.db import writer
 from tasking.models import AuditEvent, User, utcnow
 from tasking.services.errors import Invalid
 
@@ -433,12 +434,42 @@ def last_good_verification(conn: Connection) -> tuple[int, str]:
 
 
 def verify_since_last(engine: Engine, *, origin: str = "nightly") -> Verdict:
-    """Verify the rows added since the last good walk, and record the result (nightly)."""
-    with engine.connect() as conn:
-        after_seq, after_hash = last_good_verification(conn)
-        verdict = verify(conn, after_seq=after_seq, after_hash=after_hash)
-    from tasking.db import session_scope
+    """Verify the rows added since the last good walk, and record the result."""
+    with writer(engine).connect() as conn, conn.begin():
+        return check_and_record(conn, origin=origin)
 
-    with session_scope(engine) as session:
-        record_verification(session, verdict, origin=origin)
+
+def check_and_record(conn: Connection, *, origin: str = "nightly") -> Verdict:
+    """In the caller's transaction: walk the rows after the last good walk, keep the result.
+
+    A failed walk is kept too; the next one starts again from the last good walk,
+    so a problem is reported every night until it is dealt with.
+    """
+    from tasking.models import AuditVerification
+
+    after_seq, after_hash = last_good_verification(conn)
+    verdict = verify(conn, after_seq=after_seq, after_hash=after_hash)
+    conn.execute(
+        insert(AuditVerification).values(
+            at=utcnow(),
+            origin=origin[:16],
+            from_seq=verdict.from_seq,
+            through_seq=verdict.through_seq,
+            through_hash=verdict.through_hash,
+            rows=verdict.rows,
+            ok=verdict.ok,
+            problem=verdict.problem,
+        )
+    )
     return verdict
+
+
+def summary_of(verdict: Verdict) -> dict[str, Any]:
+    """A walk's result for a run summary."""
+    return {
+        "ok": verdict.ok,
+        "from_seq": verdict.from_seq,
+        "through_seq": verdict.through_seq,
+        "rows": verdict.rows,
+        "problem": verdict.problem,
+    }

@@ -39,7 +39,7 @@ from tasking.models import (
     pk,
     utcnow,
 )
-from tasking.services import bulk
+from tasking.services import audit, bulk
 from tasking.services.errors import NotFound
 from tasking.services.rescore import (
     RescoreStats,
@@ -271,6 +271,9 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
             lap("snapshot_s")
             summary.update(_review_lists(conn, run.run_date or run.as_of.date()))
             lap("reviews_s")
+            # The audit chain's rows added since the last good walk (kept in audit_verification).
+            summary["audit_chain"] = audit.summary_of(audit.check_and_record(conn))
+            lap("audit_s")
         finished = utcnow()
         # The whole run, started to finished; the phases are the finishing steps alone.
         summary["seconds"] = round((finished - as_utc(run.started_at)).total_seconds(), 3)

@@ -411,3 +411,21 @@ def test_u2_cli_verify_checkpoint_and_exit_status(
     with Session(engine) as session:
         kept = session.exec(select(AuditVerification)).one()
     assert (kept.origin, kept.ok, kept.through_seq) == ("cli", True, 4)
+
+
+def test_u2_the_nightly_run_verifies_the_new_rows_and_says_so(engine: Engine, org: Org) -> None:
+    from datetime import date
+
+    from tests.support.runs import completed_run
+
+    _append(engine, 3)
+    first = completed_run(engine, kind="nightly", run_date=date(2026, 12, 1))
+    assert json.loads(first.summary)["audit_chain"] == {
+        "ok": True, "from_seq": 1, "through_seq": 3, "rows": 3, "problem": "",
+    }  # fmt: skip
+    _append(engine, 2)
+    _as_attacker(engine, "UPDATE audit_event SET reason = 'x' WHERE seq = 5")
+    second = completed_run(engine, kind="nightly", run_date=date(2026, 12, 2))
+    found = json.loads(second.summary)["audit_chain"]
+    assert (found["ok"], found["from_seq"], found["through_seq"]) == (False, 4, 4)
+    assert "row 5 was altered" in found["problem"]
