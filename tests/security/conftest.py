@@ -113,7 +113,14 @@ class Caller:
         response = self.call(route, username, path, body, **options)
         return response, changed(before, snapshot(self.world.engine))
 
-    def call(
+    def call(self, *args: Any, **options: Any) -> TestResponse:
+        """`_call`, its body read and the response closed (static files hold a file open)."""
+        response = self._call(*args, **options)
+        response.get_data()
+        response.close()
+        return response
+
+    def _call(
         self,
         route: Route,
         username: str,

@@ -22,6 +22,7 @@ from flask import Flask
 
 from tasking.web.security import PUBLIC_ENDPOINTS, ROLES_ATTR
 from tests.security.world import World
+from tests.web.conftest import PASSWORD
 
 Body = Callable[[World], dict[str, Any]]
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -73,6 +74,8 @@ class Action:
     query: tuple[str, ...] = ()
     # Body fields that are controls rather than input (a stale version is a 409, not a 422).
     controls: frozenset[str] = field(default_factory=frozenset)
+    # False for a POST that stores nothing but audit rows (a preview, a download, sign-in).
+    stores: bool = True
 
 
 def routes(app: Flask) -> list[Route]:
@@ -283,10 +286,11 @@ ACTIONS: dict[tuple[str, str], Action] = {
     ("auth.login", "GET"): Action("", query=("next",)),
     ("auth.login", "POST"): Action(
         "",
-        body=lambda _w: {"username": "coordinator", "password": "not this one, sorry"},
+        body=lambda _w: {"username": "coordinator", "password": PASSWORD},
         query=("next",),
+        stores=False,
     ),
-    ("auth.logout", "POST"): Action("coordinator"),
+    ("auth.logout", "POST"): Action("coordinator", stores=False),
     ("auth.home", "GET"): Action("coordinator"),
     ("health.healthz", "GET"): Action(""),
     ("static", "GET"): Action("", "tasking.css"),
@@ -311,7 +315,8 @@ ACTIONS: dict[tuple[str, str], Action] = {
     ("cases.view_reason", "POST"): Action(
         "coordinator",
         "op",
-        lambda _w: {"reason": "meeting", "detail": "Fictional: preparing the tasking meeting."},
+        lambda _w: {"reason_code": "tasking_meeting", "reason": "Fictional: the meeting."},
+        stores=False,
     ),
     ("cases.assessment", "POST"): Action(
         "analyst",
@@ -365,9 +370,16 @@ ACTIONS: dict[tuple[str, str], Action] = {
     ("requests.new", "GET"): Action("bcu_requester"),
     ("requests.index", "GET"): Action("bcu_requester", query=("page",)),
     ("requests.export", "GET"): Action("bcu_requester"),
+    ("requests.export", "POST"): Action(
+        "bcu_requester",
+        body=lambda _w: {"reason_code": "investigation", "reason": "Fictional: our own list."},
+        stores=False,
+    ),
     ("requests.detail", "GET"): Action("bcu_requester", "req_a"),
     ("requests.submit", "POST"): Action("bcu_requester", body=_request_form, controls=CONTROLS),
-    ("requests.preview", "POST"): Action("bcu_requester", body=_request_form, controls=CONTROLS),
+    ("requests.preview", "POST"): Action(
+        "bcu_requester", body=_request_form, controls=CONTROLS, stores=False
+    ),
     ("requests.answer", "POST"): Action(
         "bcu_requester",
         "req_a",
