@@ -12,6 +12,12 @@ WORKFLOW_FILE = Path(__file__).resolve().parent / "workflow.toml"
 PARTNER_KINDS = ("regional", "national", "partner")
 CASE_KINDS = ("operation", "intelligence", "request")
 RETENTION_OUTCOMES = ("adopted", "deferred", "declined", "referred", "none")
+# States with an operational review date (every state but draft and closed).
+REVIEW_STATES = (
+    "submitted", "triage", "information_requested", "scoring", "moderation",
+    "awaiting_meeting", "adopted", "deferred", "declined", "referred", "active", "under_review",
+)  # fmt: skip
+MAX_REVIEW_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -25,11 +31,16 @@ class PartnerAgency:
 
 @dataclass(frozen=True)
 class Workflow:
-    """Partner agencies, the retention schedule and the draft expiry age."""
+    """Partner agencies, the review and retention schedules and the draft expiry age."""
 
     partner_agencies: tuple[PartnerAgency, ...]
     retention_years: dict[str, dict[str, int]]  # case kind -> outcome -> years
     draft_max_age_days: int
+    review_days: dict[str, dict[str, int]]  # case kind -> state -> days to the next review
+
+    def review_after(self, kind: str, state: str) -> int | None:
+        """Days from entering `state` to the next review for this kind, or None (no review)."""
+        return self.review_days.get(kind, {}).get(state)
 
     def partner(self, code: str) -> PartnerAgency | None:
         """The partner agency with this code, or None."""
@@ -74,7 +85,25 @@ def parse_workflow(data: dict[str, Any], source: str = "workflow.toml") -> Workf
     age = data.get("draft_max_age_days")
     if isinstance(age, bool) or not isinstance(age, int) or age < 1:
         raise fail("draft_max_age_days must be a whole number of days, at least 1")
-    return Workflow(tuple(partners), retention, age)
+    return Workflow(tuple(partners), retention, age, _review_days(data.get("review_days"), fail))
+
+
+def _review_days(schedule: Any, fail: Any) -> dict[str, dict[str, int]]:
+    """The review schedule: every kind names every reviewed state, 1 to 3650 days."""
+    if not isinstance(schedule, dict):
+        raise fail("missing [review_days]")
+    review: dict[str, dict[str, int]] = {}
+    for kind in CASE_KINDS:
+        table = schedule.get(kind)
+        if not isinstance(table, dict) or set(table) != set(REVIEW_STATES):
+            raise fail(f"review_days.{kind} needs exactly {', '.join(REVIEW_STATES)}")
+        for state, days in table.items():
+            if isinstance(days, bool) or not isinstance(days, int):
+                raise fail(f"review_days.{kind}.{state} must be a whole number of days")
+            if not 0 < days <= MAX_REVIEW_DAYS:
+                raise fail(f"review_days.{kind}.{state} must be 1-{MAX_REVIEW_DAYS} days")
+        review[kind] = dict(table)
+    return review
 
 
 @cache

@@ -24,6 +24,7 @@ from tasking.models.enums import (
 )
 from tasking.models.org import ASSET_TYPES, Asset, Theme, Unit, User
 from tasking.models.outbox import TaskOutbox
+from tasking.models.reviews import RecordReview
 from tasking.models.scores import (
     BOARD_ORDER,
     NO_DEADLINE,
@@ -66,6 +67,7 @@ __all__ = [
     "NdmHeading",
     "OutcomeGrade",
     "RankSnapshot",
+    "RecordReview",
     "Role",
     "RunChunk",
     "RunKind",

@@ -34,6 +34,7 @@ from tasking.models import (
 from tasking.services.access import case_scope, is_bcu_scoped, require
 from tasking.services.audit import record_event
 from tasking.services.errors import Conflict, Invalid, NotFound
+from tasking.services.records import review_date as review_date  # registers the schedule
 from tasking.services.schemas import AssessmentIn, AssetRequestIn, CaseFactsIn, CaseIn, validate
 from tasking.services.scores import score_case, sync_board_row
 

@@ -111,7 +111,7 @@ def _blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
-    for name in ("board", "cases", "requests", "admin", "audit", "api", "account"):
+    for name in ("board", "cases", "requests", "admin", "audit", "api", "account", "reviews"):
         blueprint = getattr(_optional_blueprint(name), "bp", None)
         if blueprint is not None:
             app.register_blueprint(blueprint)

@@ -97,6 +97,7 @@ NAV = (
     ("requests.new", "New request", {Role.BCU_REQUESTER}),
     ("admin.index", "Administration", {Role.ADMIN}),
     ("audit.index", "Audit", {Role.AUDITOR}),
+    ("reviews.index", "Reviews", {Role.COORDINATOR, Role.AUDITOR}),
     ("account.tokens", "API tokens", set(Role)),
 )
 
