@@ -473,3 +473,176 @@ def summary_of(verdict: Verdict) -> dict[str, Any]:
         "rows": verdict.rows,
         "problem": verdict.problem,
     }
+
+
+# --- the auditor's questions (U3) -------------------------------------------------------
+
+MAX_ROWS = 10_000
+CONSULTED = ("consultation", "disclosure")
+
+
+@dataclass(frozen=True)
+class TrailRow:
+    """One audit row as an auditor reads it (names and references resolved)."""
+
+    seq: int
+    at: datetime
+    who: str
+    role: str
+    category: str
+    action: str
+    record: str  # e.g. "case OP-001", "user 12"
+    marking: str
+    reason_code: str
+    reason: str
+    origin: str
+    address: str
+    user_agent: str
+    credential: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Trail:
+    """The answer to one auditor question."""
+
+    title: str
+    rows: list[TrailRow]
+    truncated: bool
+    markings: list[str]
+
+
+def require_auditor(actor: User) -> None:
+    """Only the auditor (data protection officer) reads the log."""
+    from tasking.models import Role
+    from tasking.services.errors import Forbidden
+
+    if actor.role != Role.AUDITOR:
+        raise Forbidden("only an auditor reads the audit log")
+
+
+def _trail(session: Session, title: str, *conditions: Any) -> Trail:
+    from sqlmodel import col, select
+
+    from tasking.models import Case
+    from tasking.models import User as UserRow
+
+    query = (
+        select(AuditEvent, UserRow, Case)
+        .join(UserRow, col(UserRow.id) == col(AuditEvent.actor_id), isouter=True)
+        .join(
+            Case,
+            (col(Case.id) == col(AuditEvent.entity_id)) & (col(AuditEvent.entity_type) == "case"),
+            isouter=True,
+        )
+        .where(*conditions)
+        .order_by(col(AuditEvent.seq))
+        .limit(MAX_ROWS + 1)
+    )
+    found = session.exec(query).all()
+    rows = [
+        TrailRow(
+            seq=event.seq,
+            at=event.at,
+            who=f"{user.display_name} ({user.username})" if user else "(system)",
+            role=user.role if user else "",
+            category=event.category,
+            action=event.action,
+            record=(
+                f"case {case.reference}"
+                if case is not None
+                else f"{event.entity_type} {event.entity_id if event.entity_id is not None else ''}"
+            ).strip(),
+            marking=case.marking if case is not None else "",
+            reason_code=event.reason_code,
+            reason=event.reason,
+            origin=event.origin,
+            address=event.address,
+            user_agent=event.user_agent,
+            credential=event.credential,
+            detail=event.detail,
+        )
+        for event, user, case in found[:MAX_ROWS]
+    ]
+    markings = sorted({row.marking for row in rows if row.marking})
+    return Trail(title, rows, len(found) > MAX_ROWS, markings)
+
+
+def case_trail(*, session: Session, actor: User, reference: str) -> Trail:
+    """Who consulted (or disclosed, changed, created) a case, when, from where and why."""
+    from sqlmodel import col, select
+
+    from tasking.models import Case
+    from tasking.services.errors import NotFound
+
+    require_auditor(actor)
+    case_id = session.exec(select(Case.id).where(Case.reference == reference.strip()[:32])).first()
+    if case_id is None:
+        raise NotFound(f"no case {reference.strip()[:32]}")
+    return _trail(
+        session,
+        f"Everyone who acted on {reference.strip()}",
+        col(AuditEvent.entity_type) == "case",
+        col(AuditEvent.entity_id) == case_id,
+    )
+
+
+def user_trail(
+    *, session: Session, actor: User, username: str, start: datetime, end: datetime
+) -> Trail:
+    """What one user saw (consultations and disclosures) between two moments."""
+    from sqlmodel import col, select
+
+    from tasking.models import User as UserRow
+    from tasking.services.errors import NotFound
+
+    require_auditor(actor)
+    user_id = session.exec(select(UserRow.id).where(UserRow.username == username.strip())).first()
+    if user_id is None:
+        raise NotFound(f"no user {username.strip()[:64]}")
+    return _trail(
+        session,
+        f"What {username.strip()} saw",
+        col(AuditEvent.actor_id) == user_id,
+        col(AuditEvent.category).in_(CONSULTED),
+        col(AuditEvent.at) >= start,
+        col(AuditEvent.at) < end,
+    )
+
+
+def disclosure_trail(*, session: Session, actor: User, start: datetime, end: datetime) -> Trail:
+    """Every disclosure (export, API list) between two moments."""
+    from sqlmodel import col
+
+    require_auditor(actor)
+    return _trail(
+        session,
+        "Every disclosure",
+        col(AuditEvent.category) == "disclosure",
+        col(AuditEvent.at) >= start,
+        col(AuditEvent.at) < end,
+    )
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """The chain's head and its last walks, for the auditor's landing page."""
+
+    head_seq: int
+    head_hash: str
+    last: Any  # AuditVerification | None
+    last_good: Any  # AuditVerification | None
+
+
+def chain_state(*, session: Session, actor: User) -> ChainState:
+    """Where the chain ends and what the last walks found."""
+    from sqlmodel import col, select
+
+    from tasking.models import AuditVerification
+
+    require_auditor(actor)
+    seq, digest = chain_head(session.connection())
+    newest = select(AuditVerification).order_by(col(AuditVerification.id).desc()).limit(1)
+    last = session.exec(newest).first()
+    good = session.exec(newest.where(col(AuditVerification.ok))).first()
+    return ChainState(seq, digest, last, good)
