@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -76,6 +77,8 @@ class Action:
     controls: frozenset[str] = field(default_factory=frozenset)
     # False for a POST that stores nothing but audit rows (a preview, a download, sign-in).
     stores: bool = True
+    # The query string of the legitimate call, when the route needs one.
+    qs: Callable[[World], dict[str, str]] | None = None
 
 
 def routes(app: Flask) -> list[Route]:
@@ -160,8 +163,12 @@ def fill(world: World, route: Route, target: str) -> str:
 
 
 def legit_path(world: World, route: Route) -> str:
-    """The path of the route's legitimate call."""
-    return fill(world, route, action(route).target)
+    """The path of the route's legitimate call (with its query string, if it has one)."""
+    found = action(route)
+    path = fill(world, route, found.target)
+    if found.qs is not None:
+        path += "?" + urlencode(found.qs(world))
+    return path
 
 
 def body(world: World, route: Route) -> dict[str, Any]:
@@ -269,6 +276,11 @@ def _model_upload(w: World) -> dict[str, Any]:
     return {"model_file": (io.BytesIO(content), "model-v3.toml")}
 
 
+def _days_ahead(days: int) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
+
+_AUDIT_REASON = {"reason_code": "audit", "reason": "Fictional: a complaint."}
 _INTEL_FORM = {
     "source_grade": "1", "info_grade": "B", "handling": "P",
     "summary": "Fictional graded report.", "received_at": "2026-11-30T10:00",
@@ -474,6 +486,43 @@ ACTIONS: dict[tuple[str, str], Action] = {
         "admin", "model2", lambda _w: {"reason": "Fictional: the board agreed it."}
     ),
     ("admin.runs", "GET"): Action("admin"),
+    # Records reviews (DPA 2018 s.39)
+    ("reviews.index", "GET"): Action("coordinator"),
+    ("reviews.case", "GET"): Action("coordinator", "op"),
+    ("reviews.keep", "POST"): Action(
+        "coordinator",
+        "op",
+        lambda _w: {"keep_reason": "Fictional: still active.", "next_review": _days_ahead(60)},
+    ),
+    ("reviews.dispose_case", "POST"): Action(
+        "coordinator",
+        "req_b_drones",
+        lambda _w: {"dispose_reason": "Fictional: retention period over.", "confirm": "yes"},
+    ),
+    # The auditor's questions (answers are pages; a POST with a reason is the CSV)
+    ("audit.index", "GET"): Action("auditor"),
+    ("audit.case", "GET"): Action(
+        "auditor", qs=lambda w: {"reference": w.refs["op"]}, query=("reference",)
+    ),
+    ("audit.case", "POST"): Action(
+        "auditor",
+        body=lambda w: {"reference": w.refs["op"], **_AUDIT_REASON},
+        stores=False,
+        query=("reference",),
+    ),
+    ("audit.user_seen", "GET"): Action(
+        "auditor", qs=lambda _w: {"username": "analyst"}, query=("username", "start", "end")
+    ),
+    ("audit.user_seen", "POST"): Action(
+        "auditor",
+        body=lambda _w: {"username": "analyst", **_AUDIT_REASON},
+        stores=False,
+        query=("username", "start", "end"),
+    ),
+    ("audit.disclosures", "GET"): Action("auditor", query=("start", "end")),
+    ("audit.disclosures", "POST"): Action(
+        "auditor", body=lambda _w: dict(_AUDIT_REASON), stores=False, query=("start", "end")
+    ),
     # The API (bearer tokens; bodies are JSON)
     ("api.openapi", "GET"): Action(""),
     ("api.docs", "GET"): Action(""),

@@ -25,11 +25,13 @@ FOREIGN_CASES = {
     "bcu_b": ("req_a", "req_a2", "req_a_drones", "op", "intel", "secret_op"),
     "asset_owner": ("req_a", "req_b", "op", "intel", "secret_op"),
     "chair": ("secret_op",),
+    "auditor": ("secret_op",),  # cleared to OFFICIAL-SENSITIVE
 }
 VIEWERS = tuple(FOREIGN_CASES)
 # The case each viewer may see, for pages that name one.
 OWN_CASE = {
     "bcu_requester": "req_a", "bcu_b": "req_b", "asset_owner": "req_a_drones", "chair": "op",
+    "auditor": "op",
 }  # fmt: skip
 # Path parameters that name records some users may not see: the foreign values per viewer.
 SCOPED_ARGS = {
