@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from config.workflow import load_workflow
 from tasking.models import (
     DECISION_STATES,
+    Assessment,
     Case,
     CaseKind,
     Decision,
@@ -88,14 +89,25 @@ _NEEDS_MODERATION = frozenset({S.AWAITING_MEETING})
 _NEEDS_GRADED_OUTCOME = frozenset({S.ACTIVE, S.UNDER_REVIEW})
 
 
-def allowed_transitions(case: Case, *, threat_to_life: bool = False) -> frozenset[State]:
+def allowed_transitions(
+    case: Case, *, threat_to_life: bool = False, assessment: Assessment | None = None
+) -> frozenset[State]:
     """States a person may move this case to next with `transition`.
 
+    Given the case's assessment, moves its gates would refuse are left out too
+    (the meeting without a current moderation; moderation of a provisional
+    threat-to-life assessment), so a page offers only what will succeed.
     `threat_to_life` no longer changes the moves (a threat to life is decided at
     once with record_decision(immediate=True)); it stays accepted for callers.
     """
     del threat_to_life
-    return TRANSITIONS[State(case.state)]
+    moves = TRANSITIONS[State(case.state)]
+    if assessment is not None:
+        if not moderation_is_current(assessment):
+            moves = moves - _NEEDS_MODERATION
+        if assessment.provisional:
+            moves = moves - {S.MODERATION}
+    return moves
 
 
 def retention_date(case: Case, last_outcome: str | None, closed_on: date) -> date:

@@ -16,6 +16,7 @@ from tasking.services.cases import get_case, update_assessment
 from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tasking.services.rescore import rescore_all
 from tasking.services.workflow import (
+    allowed_transitions,
     answer_information_request,
     confidence_from_grading,
     information_requests,
@@ -102,6 +103,24 @@ def test_meeting_refused_until_moderation_agreed(
     assert caught.value.fields == {"moderation": "pending"}
     moderate(engine, org, case_id)
     move(engine, org, case_id, "awaiting_meeting")
+
+
+def test_allowed_transitions_leave_out_moves_the_gates_refuse(
+    engine: Engine, org: Org, request_data: RequestData
+) -> None:
+    case_id, _ = submit(engine, org, request_data)
+    move(engine, org, case_id, "triage", "scoring", "moderation")
+
+    def offered() -> frozenset[State]:
+        with session_scope(engine, write=False) as session:
+            case = session.get(Case, case_id)
+            assert case is not None
+            return allowed_transitions(case, assessment=assessment_of(engine, case_id))
+
+    assert State.AWAITING_MEETING not in offered()
+    assert State.SCORING in offered()
+    moderate(engine, org, case_id)
+    assert State.AWAITING_MEETING in offered()
 
 
 def test_moderation_only_by_another_analyst_in_moderation(

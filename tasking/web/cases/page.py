@@ -189,7 +189,7 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
         for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids))).all()
         if u.id is not None
     }
-    legal = allowed_transitions(case)
+    legal = allowed_transitions(case, assessment=assessment)
     order = [s.value for s in State]
     transitions = sorted((s.value for s in legal - DECISION_STATES), key=order.index)
     ranks = _ranks(session, case.id)
