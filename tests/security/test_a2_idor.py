@@ -19,13 +19,22 @@ ROUTES = collected_routes()
 WITH_ARGS = [r for r in ROUTES if r.args and not r.public]
 READS = [r for r in ROUTES if r.method == "GET" and not r.public]
 
-# The world's cases each viewer must never see (tests/security/world.py).
+# The world's cases each viewer must never see (tests/security/world.py): no page may
+# show them. IDOR_CASES are the ones tried through every path parameter: another BCU's
+# request and a case of another kind (or above the viewer's clearance).
 FOREIGN_CASES = {
     "bcu_requester": ("req_b", "req_b_drones", "op", "intel", "secret_op"),
     "bcu_b": ("req_a", "req_a2", "req_a_drones", "op", "intel", "secret_op"),
     "asset_owner": ("req_a", "req_b", "op", "intel", "secret_op"),
     "chair": ("secret_op",),
     "auditor": ("secret_op",),  # cleared to OFFICIAL-SENSITIVE
+}
+IDOR_CASES = {
+    "bcu_requester": ("req_b", "op"),
+    "bcu_b": ("req_a", "intel"),
+    "asset_owner": ("req_b", "op"),
+    "chair": ("secret_op",),
+    "auditor": ("secret_op",),
 }
 VIEWERS = tuple(FOREIGN_CASES)
 # The case each viewer may see, for pages that name one.
@@ -35,8 +44,8 @@ OWN_CASE = {
 }  # fmt: skip
 # Path parameters that name records some users may not see: the foreign values per viewer.
 SCOPED_ARGS = {
-    "reference": lambda viewer: FOREIGN_CASES[viewer],
-    "case_id": lambda viewer: FOREIGN_CASES[viewer],
+    "reference": lambda viewer: IDOR_CASES[viewer],
+    "case_id": lambda viewer: IDOR_CASES[viewer],
     "token_id": lambda viewer: ("analyst" if viewer == "coordinator" else "coordinator",),
 }
 # Path parameters naming records every user of the route may see, and why.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, inspect, text
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from tasking.db import session_scope
 from tasking.models import Case, ModelVersion, ScoringRun, pk
@@ -194,19 +194,33 @@ def build_world(engine: Engine, path: Path, password_hash: str) -> World:
     return world
 
 
+_COLUMNS: dict[str, list[tuple[str, str]]] = {}
+
+
+def _tables(engine: Engine, skip: frozenset[str]) -> list[tuple[str, str]]:
+    """(table, column list) of the database, read once per database file."""
+    key = f"{engine.url}|{sorted(skip)}"
+    if key not in _COLUMNS:
+        with engine.connect() as conn:
+            found = inspect(conn)
+            tables = []
+            for name in sorted(found.get_table_names()):
+                if name in skip or name.startswith(("audit", "alembic")):
+                    continue
+                columns = [c["name"] for c in found.get_columns(name)]
+                kept = [c for c in columns if (name, c) not in IGNORED_COLUMNS]
+                tables.append((name, ", ".join(f'"{c}"' for c in kept)))
+        _COLUMNS[key] = tables
+    return _COLUMNS[key]
+
+
 def snapshot(engine: Engine, *, skip: frozenset[str] = LOG_TABLES) -> dict[str, str]:
-    """A hash of every table's rows (but `skip`): any insert, update or delete changes it."""
-    names = [t.name for t in SQLModel.metadata.sorted_tables]
+    """A hash of every table's rows (but the audit log's): any insert, update or delete
+    changes it."""
+    hashes = {}
     with engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        hashes = {}
-        for name in sorted(set(names) | present):
-            if name in skip or name.startswith(("audit", "alembic")) or name not in present:
-                continue
-            columns = [c["name"] for c in inspect(conn).get_columns(name)]
-            kept = [c for c in columns if (name, c) not in IGNORED_COLUMNS]
-            listed = ", ".join(f'"{c}"' for c in kept)
-            rows = conn.execute(text(f'SELECT {listed} FROM "{name}" ORDER BY 1')).all()
+        for name, listed in _tables(engine, skip):
+            rows = conn.execute(text(f'SELECT {listed} FROM "{name}"')).all()
             digest = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
             hashes[name] = f"{len(rows)}:{digest[:16]}"
     return hashes
