@@ -28,7 +28,7 @@ from tasking.models import (
     as_utc,
     utcnow,
 )
-from tasking.services.access import require
+from tasking.services.access import case_scope, require
 from tasking.services.audit import record_event
 from tasking.services.cases import lock_for_edit
 from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -70,6 +70,7 @@ class RequestLine:
     outcome: str | None
     decided_at: date | None
     reason: str
+    marking: str = "OFFICIAL-SENSITIVE"  # the case's handling marking
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,10 @@ def _own_bcu(actor: User) -> int:
 
 
 def _scoped(actor: User) -> Any:
-    """The WHERE clause of everything a BCU requester may see: their BCU's requests."""
-    return and_(col(Case.kind) == int(CaseKind.REQUEST), col(Case.bcu_id) == _own_bcu(actor))
+    """The WHERE clause of everything a BCU requester may see: their BCU's requests,
+    none marked above their clearance (access.case_scope)."""
+    bcu = _own_bcu(actor)
+    return and_(col(Case.kind) == int(CaseKind.REQUEST), col(Case.bcu_id) == bcu, case_scope(actor))
 
 
 def _latest_decisions(session: Session, case_ids: list[int]) -> dict[int, Decision]:
@@ -138,6 +141,7 @@ def _lines(session: Session, rows: list[Any]) -> list[RequestLine]:
                 outcome=decision.outcome if decision else None,
                 decided_at=as_utc(decision.decided_at).date() if decision else None,
                 reason=decision_reason(decision),
+                marking=case.marking,
             )
         )
     return lines

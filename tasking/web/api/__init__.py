@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, has_request_context, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
+from tasking.models import Case
 from tasking.services.errors import DomainError, NotFound
 from tasking.web.api.spec import API_PREFIX, MAX_ID
 from tasking.web.errors import error_response
+from tasking.web.filters import highest_marking, mark_page
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
@@ -78,6 +82,24 @@ def _json_body() -> None:
         raise DomainError("the body is not valid JSON", fields={"body": "not valid JSON"})
     if not isinstance(body, dict):
         raise DomainError("the body must be a JSON object", fields={"body": "not an object"})
+
+
+@bp.after_request
+def _marking_header(response: BaseResponse) -> BaseResponse:
+    """Every answer names the highest handling marking of what it returns (U5)."""
+    response.headers["X-Handling-Marking"] = highest_marking(g.get("page_marking"))
+    return response
+
+
+def _note_loaded_case(target: Case, *_args: Any) -> None:
+    """A case loaded while answering an API call counts toward the answer's marking."""
+    if has_request_context() and request.blueprint == bp.name:
+        mark_page(target.marking)
+
+
+for _event in ("load", "refresh"):
+    if not event.contains(Case, _event, _note_loaded_case):
+        event.listen(Case, _event, _note_loaded_case)
 
 
 @bp.errorhandler(401)

@@ -12,6 +12,7 @@ from tasking.web.api.schemas import BoardOut, BoardQuery, BoardRowOut
 from tasking.web.api.spec import operation
 from tasking.web.audit.disclose import disclosed
 from tasking.web.db import db
+from tasking.web.filters import mark_page
 from tasking.web.security import BOARD_ROLES, actor
 
 
@@ -22,6 +23,7 @@ def kind_name(kind: int) -> str:
 
 def row_out(row: BoardRow) -> BoardRowOut:
     """A board line as the API shows it (codes as names)."""
+    mark_page(row.marking)  # the answer's X-Handling-Marking
     return BoardRowOut(
         rank=row.rank,
         id=row.case_id,

@@ -37,6 +37,7 @@ from tasking.web.api.schemas import (
 from tasking.web.api.spec import operation
 from tasking.web.audit.disclose import disclosed
 from tasking.web.db import db
+from tasking.web.filters import mark_page
 from tasking.web.security import actor
 
 REFERENCE = "<reference>"
@@ -48,6 +49,7 @@ def _band(code: int | None) -> str | None:
 
 def line_out(line: RequestLine) -> RequestLineOut:
     """A request line as the API shows it."""
+    mark_page(line.marking)  # the answer's X-Handling-Marking
     return RequestLineOut(
         id=line.case_id,
         reference=line.reference,
@@ -70,6 +72,7 @@ def line_out(line: RequestLine) -> RequestLineOut:
 
 def submitted_out(session: Session, case: Case) -> SubmittedOut:
     """What the submitter is told: the reference, state and the score it got."""
+    mark_page(case.marking)
     score = session.get(CaseScore, pk(case))
     assert score is not None  # submit_asset_request scores inline
     version = session.get(ModelVersion, score.model_version_id)

@@ -176,7 +176,7 @@ def index() -> ResponseReturnValue:
     page = request.args.get("page", "1")
     number = int(page) if page.isdigit() and len(page) < 7 else 1
     listing = service.list_bcu_requests(session=db(), actor=actor(), page=number)
-    mark_page(Marking.OFFICIAL_SENSITIVE.value)
+    mark_page(*(line.marking for line in listing.lines))
     return render_template("requests/index.html", listing=listing)
 
 
@@ -196,9 +196,10 @@ def export() -> ResponseReturnValue:
     except Invalid as exc:
         return _export_reason(values, exc.fields)
     lines = service.export_bcu_requests(session=db(write=True), actor=actor())
+    marking = mark_page(*(line.marking for line in lines))  # the highest of what it holds
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([Marking.OFFICIAL_SENSITIVE.value])
+    writer.writerow([marking])
     writer.writerow(
         ["reference", "title", "state", "theme", "asset type", "hours wanted", "hours granted",
          "submitted", "band", "priority", "decision", "decided", "reason"]
@@ -225,7 +226,7 @@ def export() -> ResponseReturnValue:
         )
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="bcu-requests.csv"'
-    response.headers["X-Handling-Marking"] = Marking.OFFICIAL_SENSITIVE.value
+    response.headers["X-Handling-Marking"] = marking
     return response
 
 
