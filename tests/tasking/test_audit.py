@@ -16,12 +16,12 @@ from typing import Any
 
 import click
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from tasking.db import make_engine, session_scope
-from tasking.models import AuditEvent, AuditVerification, Case
+from tasking.models import AuditEvent, AuditVerification
 from tasking.services import audit
 from tasking.services.audit import AuditContext, record_event, set_context, verify
 from tasking.services.cases import create_case, get_case, submit_asset_request, update_assessment
@@ -162,11 +162,6 @@ def test_u1_disclosure_export_is_logged_with_its_reason(
     _has_context(event)
 
 
-def test_u1_combination_has_no_feature_yet() -> None:
-    """Nothing in the service combines records yet: the category is accepted, unused."""
-    assert "combination" in audit.CATEGORIES
-
-
 def test_u1_erasure_contract_keeps_field_names_only(engine: Engine, org: Org) -> None:
     """The contract disposal follows: category "erasure", field names, never the text."""
     with session_scope(engine) as session:
@@ -192,6 +187,24 @@ def test_u1_cli_and_worker_give_their_own_context(engine: Engine) -> None:
     assert event.credential == "cli:tasking"
     _append(engine, 1, "plain")
     assert _events(engine)[-1].origin == "system"
+    from celery import Celery
+    from celery._state import _task_stack
+
+    app = Celery("audit-test", set_as_current=False)
+
+    @app.task(name="tasking.nightly")
+    def nightly() -> None:
+        _append(engine, 1, "worker")
+
+    nightly.push_request(id="task-1")
+    _task_stack.push(nightly)
+    try:
+        nightly.run()
+    finally:
+        _task_stack.pop()
+        nightly.pop_request()
+    event = _events(engine)[-1]
+    assert (event.origin, event.credential) == ("worker", "task:tasking.nightly")
 
 
 def test_unknown_category_is_refused(engine: Engine) -> None:
@@ -366,23 +379,6 @@ def test_u2_concurrent_appends_from_two_processes_keep_one_chain(engine: Engine)
     assert (verdict.ok, verdict.rows) == (True, 2 * count)
 
 
-def test_u2_migration_chains_rows_written_before_it(engine: Engine) -> None:
-    """Rows of a database older than the chain get numbers and hashes in id order."""
-    _append(engine, 3)
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM audit_event WHERE seq = 0")).scalar() == 0
-    assert _verify(engine).ok
-
-
-def test_u1_case_rows_point_at_real_cases(
-    engine: Engine, org: Org, request_data: RequestData
-) -> None:
-    case_id = _submit(engine, org, request_data, WEB)
-    with Session(engine) as session:
-        assert session.get(Case, case_id) is not None
-    assert _events(engine, "request.submit")[0].entity_type == "case"
-
-
 def test_u2_cli_verify_checkpoint_and_exit_status(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -429,3 +425,30 @@ def test_u2_the_nightly_run_verifies_the_new_rows_and_says_so(engine: Engine, or
     found = json.loads(second.summary)["audit_chain"]
     assert (found["ok"], found["from_seq"], found["through_seq"]) == (False, 4, 4)
     assert "row 5 was altered" in found["problem"]
+
+
+def test_u2_migration_0008_chains_the_rows_already_there(tmp_path: Any) -> None:
+    """A database with audit rows from before the chain: numbered and hashed in id order."""
+    from tasking.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0007")
+    with engine.begin() as conn:
+        for i in range(3):
+            conn.exec_driver_sql(
+                "INSERT INTO audit_event (at, category, action, entity_type, entity_id, reason,"
+                f" detail) VALUES ('2026-11-0{i + 1} 10:00:00.000000', 'consultation',"
+                f" 'case.view', 'case', {i + 1}, 'old reason {i}', '{{}}')"
+            )
+    upgrade(engine)
+    events = _events(engine)
+    assert [(e.seq, e.entity_id, e.origin) for e in events] == [
+        (1, 1, "system"), (2, 2, "system"), (3, 3, "system"),
+    ]  # fmt: skip
+    verdict = _verify(engine)
+    assert (verdict.ok, verdict.rows) == (True, 3)
+    _append(engine, 1)  # new rows follow on from the old ones
+    assert _verify(engine).rows == 4
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_event WHERE seq = 1")
+    engine.dispose()
