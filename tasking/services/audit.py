@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, text
@@ -608,7 +608,7 @@ def user_trail(
         raise NotFound(f"no user {username.strip()[:64]}")
     return _trail(
         session,
-        f"What {username.strip()} saw",
+        f"What {username.strip()} saw, {_days(start, end)}",
         col(AuditEvent.actor_id) == user_id,
         col(AuditEvent.category).in_(CONSULTED),
         col(AuditEvent.at) >= start,
@@ -623,11 +623,17 @@ def disclosure_trail(*, session: Session, actor: User, start: datetime, end: dat
     require_auditor(actor)
     return _trail(
         session,
-        "Every disclosure",
+        f"Every disclosure, {_days(start, end)}",
         col(AuditEvent.category) == "disclosure",
         col(AuditEvent.at) >= start,
         col(AuditEvent.at) < end,
     )
+
+
+def _days(start: datetime, end: datetime) -> str:
+    """A period as its first and last days (the end is exclusive)."""
+    last = end.astimezone(UTC) - timedelta(microseconds=1)
+    return f"{start.astimezone(UTC):%d %b %Y} to {last:%d %b %Y} (UTC)"
 
 
 @dataclass(frozen=True)
