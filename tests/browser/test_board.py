@@ -11,7 +11,7 @@ from tests.browser.conftest import LiveServer
 from tests.browser.steps import blocking_violations, shoot, sign_in
 
 CASE_LINK = re.compile(r"^(OP|INT|REQ)-\d{3}$")
-# A risk-matrix cell's accessible name, e.g. "Total harm Serious (12 to 18), likelihood 4
+# A risk-matrix cell's accessible name, e.g. "Total harm Serious (12 to under 18), likelihood 4
 # (likely): 2 cases".
 CELL = re.compile(r"^Total harm .+, likelihood \d .*: ([1-9]\d*) cases?$")
 DRUGS = "Drugs supply (incl. county lines)"

@@ -27,9 +27,9 @@ LIKELIHOOD_WORDS = {
 
 
 def harm_band_label(index: int) -> str:
-    """A harm band with its range, e.g. 'Serious (12 to 18)'."""
+    """A harm band with its range, e.g. 'Serious (12 to under 18)'."""
     low, high, name = HARM_BANDS[index]
-    span = f"{low:g} to {high:g}" if high is not None else f"{low:g} or more"
+    span = f"{low:g} to under {high:g}" if high is not None else f"{low:g} or more"
     return f"{name} ({span})"
 
 
