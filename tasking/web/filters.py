@@ -63,7 +63,8 @@ def kind_label(value: int | None) -> str:
     """A case kind as words."""
     if value is None:
         return "-"
-    return CaseKind(int(value)).label.capitalize()
+    label = CaseKind(int(value)).label
+    return label[:1].upper() + label[1:]  # 'BCU asset request' keeps its capitals
 
 
 def strand_names(value: int | None) -> str:
