@@ -105,6 +105,8 @@ def build_world(engine: Engine, path: Path, password_hash: str) -> World:
     """Org, cases in the states each route needs, a token per user, a run and a model."""
     with session_scope(engine) as session:
         org = Org(session, password_hash)
+        # The administrators' target: disabled, renamed and signed out by the battery.
+        org.users["spare"] = org.add_user(session, "spare", "analyst")
     world = World(engine=engine, path=path, org=org)
     users = org.users
     theme = pk(org.theme)
