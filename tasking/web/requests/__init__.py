@@ -283,7 +283,7 @@ def answer(reference: str) -> ResponseReturnValue:
             session=session,
             actor=actor(),
             case_id=int(found.case.id or 0),
-            expected_version=int(version) if version.isdigit() else -1,
+            expected_version=_version(version),
             data=values,
         )
     except (Invalid, Conflict) as exc:
@@ -308,7 +308,7 @@ def withdraw(reference: str) -> ResponseReturnValue:
             session=session,
             actor=actor(),
             reference=reference,
-            expected_version=int(version) if version.isdigit() else -1,
+            expected_version=_version(version),
             reason=values["reason"],
         )
     except (Invalid, Conflict) as exc:
@@ -328,6 +328,12 @@ def withdraw(reference: str) -> ResponseReturnValue:
         return page, status
     flash(f"Request {reference} was withdrawn.", "success")
     return redirect(url_for("requests.detail", reference=reference), code=303)
+
+
+def _version(text: str) -> int:
+    """The version a form was read at; anything else is simply stale (-1), never a crash
+    (a 100,000-digit or non-ASCII "number" made int() raise)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else -1
 
 
 def _answer_problem(exc: Invalid | Conflict) -> str:
