@@ -35,7 +35,14 @@ from tasking.services.access import case_scope, is_bcu_scoped, require
 from tasking.services.audit import record_event
 from tasking.services.errors import Conflict, Invalid, NotFound
 from tasking.services.records import review_date as review_date  # registers the schedule
-from tasking.services.schemas import AssessmentIn, AssetRequestIn, CaseFactsIn, CaseIn, validate
+from tasking.services.schemas import (
+    TEXT_LONG,
+    AssessmentIn,
+    AssetRequestIn,
+    CaseFactsIn,
+    CaseIn,
+    validate,
+)
 from tasking.services.scores import score_case, sync_board_row
 
 _INPUT_FIELDS = {
@@ -270,6 +277,11 @@ def update_assessment(
     """
     require(actor, "assessment.edit")
     assessment_in = validate(AssessmentIn, data)
+    if len(reason) > TEXT_LONG:
+        raise Invalid(
+            f"reason: at most {TEXT_LONG} characters",
+            fields={"reason": f"String should have at most {TEXT_LONG} characters"},
+        )
     case = lock_for_edit(
         session=session, actor=actor, case_id=case_id, expected_version=expected_version
     )

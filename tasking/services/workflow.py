@@ -57,6 +57,7 @@ from tasking.services.questions import (
     request_information,
 )
 from tasking.services.schemas import (
+    TEXT_LONG,
     IntelIn,
     OutcomeIn,
     validate,
@@ -144,6 +145,11 @@ def transition(
         ) from None
     if not reason.strip():
         raise Invalid("reason: required for a change of state", fields={"reason": "required"})
+    if len(reason) > TEXT_LONG:
+        raise Invalid(
+            f"reason: at most {TEXT_LONG} characters",
+            fields={"reason": f"String should have at most {TEXT_LONG} characters"},
+        )
     case = get_case(session=session, actor=actor, case_id=case_id, log_view=False)
     submitting_own_draft = (
         case.state == S.DRAFT and target == S.SUBMITTED and case.created_by_id == actor.id
