@@ -35,7 +35,7 @@ class AssetIn(StrictIn):
     code: str = Field(min_length=2, max_length=32, pattern=CODE_PATTERN)
     name: str = Field(min_length=2, max_length=120)
     asset_type: str
-    hub_id: int = Field(gt=0)
+    hub_id: int = Field(gt=0, le=2**31 - 1)  # a larger id overflowed the query: a 500
     weekly_capacity_hours: int = Field(ge=0, le=10_000)
 
     @field_validator("asset_type")
