@@ -19,6 +19,7 @@ from tasking.services.schemas import StrictIn, validate
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+REASON_MAX = 200  # characters of an administrator's reason
 # Passwords seen first in every guessing list; refused whatever their length.
 _WEAK = frozenset(
     {
@@ -146,6 +147,8 @@ def set_clearance(
         problems["clearance"] = "unknown marking"
     if len(reason.strip()) < 3:
         problems["reason"] = "required"
+    elif len(reason.strip()) > REASON_MAX:
+        problems["reason"] = f"at most {REASON_MAX} characters"
     if problems:
         summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
         raise Invalid(f"invalid clearance: {summary}", fields=problems)
@@ -300,8 +303,11 @@ def change_user(*, session: Session, actor: User, user_id: int, data: Any) -> Us
 def set_active(*, session: Session, actor: User, user_id: int, active: bool, reason: str) -> User:
     """Disable (every session ends, tokens stop working) or enable a user, with a reason."""
     require(actor, "user.manage")
-    if len(reason.strip()) < 3:
-        raise Invalid("reason: required", fields={"reason": "say why (at least 3 characters)"})
+    if not 3 <= len(reason.strip()) <= REASON_MAX:
+        raise Invalid(
+            "reason: 3 to 200 characters",
+            fields={"reason": f"say why (3 to {REASON_MAX} characters)"},
+        )
     user = get_user(session=session, actor=actor, user_id=user_id)
     if user.id == actor.id and not active:
         raise Conflict("you cannot disable yourself", fields={"user": "that is you"})
@@ -312,7 +318,7 @@ def set_active(*, session: Session, actor: User, user_id: int, active: bool, rea
         record_event(
             session=session, actor=actor, category="alteration",
             action="user.enable" if active else "user.disable", entity_type="user",
-            entity_id=user.id, reason=reason.strip()[:200],
+            entity_id=user.id, reason=reason.strip(),
         )  # fmt: skip
         session.flush()
     return user

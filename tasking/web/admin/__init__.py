@@ -43,12 +43,14 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 MAX_MODEL_BYTES = 64 * 1024
 RUNS_SHOWN = 30
+REASON_MAX = 200
 # Service field names that differ from the form's.
 _FIELD_NAMES = {"unit": "unit_code", "asset": "asset_code"}
 
 
 def _form(*names: str) -> dict[str, str]:
-    return {name: request.form.get(name, "").strip()[:500] for name in names}
+    """The named form fields, stripped; never cut (the services refuse what is too long)."""
+    return {name: request.form.get(name, "").strip() for name in names}
 
 
 def _errors(exc: Invalid | Conflict) -> dict[str, str]:
@@ -478,9 +480,9 @@ def model_whatif(version_id: int) -> ResponseReturnValue:
 def model_publish(version_id: int) -> ResponseReturnValue:
     """Make this version current with a reason; the workers then rescore every open case."""
     version = _version(version_id)
-    reason = request.form.get("reason", "").strip()[:200]
-    if len(reason) < 3:
-        errors = {"reason": "Say why this model is being published"}
+    reason = request.form.get("reason", "").strip()
+    if not 3 <= len(reason) <= REASON_MAX:
+        errors = {"reason": f"Say why this model is being published (3 to {REASON_MAX} characters)"}
         return _model_page(version, errors, {"reason": reason}, 422)
     if version.is_current:
         return _model_page(version, {"reason": "This version is already current"}, {}, 409)

@@ -96,7 +96,7 @@ def case(case_id: int) -> ResponseReturnValue:
 
 
 def _form(*names: str) -> dict[str, str]:
-    return {n: request.form.get(n, "").strip()[:500] for n in names}
+    return {n: request.form.get(n, "").strip() for n in names}
 
 
 @bp.post("/<int:case_id>/keep")
