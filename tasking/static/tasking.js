@@ -101,3 +101,18 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   window.setTimeout(refresh, 2000);
 });
+
+// Pages following work done by the workers (a scoring run, a what-if) reload themselves
+// while it is in progress; each also has a plain refresh link.
+document.addEventListener("DOMContentLoaded", function () {
+  var poll = document.querySelector("[data-poll]");
+  if (!poll) {
+    return;
+  }
+  var seconds = Math.max(2, parseInt(poll.getAttribute("data-poll"), 10) || 5);
+  window.setTimeout(function () {
+    if (!document.hidden) {
+      window.location.reload();
+    }
+  }, seconds * 1000);
+});

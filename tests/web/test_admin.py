@@ -25,6 +25,7 @@ from tasking.models import (
     AuditEvent,
     ModelVersion,
     Role,
+    ScoringRun,
     TaskOutbox,
     Theme,
     Unit,
@@ -371,9 +372,12 @@ def test_a_model_is_uploaded_previewed_and_published_through_the_outbox(
             select(TaskOutbox).where(TaskOutbox.task_name == "scoring.whatif_preview")
         ).one()
         assert json.loads(sent.args) == [version.id]
+    waiting = browser.get(f"/admin/models/{version.id}").get_data(as_text=True)
+    assert "data-poll" in waiting  # follows the what-if until it is done
     run_whatif(engine=web_engine, model_version_id=pk(version))  # what the worker does
     page = browser.get(f"/admin/models/{version.id}").get_data(as_text=True)
     assert "Biggest movers" in page
+    assert "data-poll" not in page
     assert "<svg" in page
     assert "REQ-" in page
     assert "physical harm" in page
@@ -423,3 +427,23 @@ def test_the_whatif_names_no_case_above_the_administrators_clearance(
     page = browser.get(f"/admin/models/{version.id}").get_data(as_text=True)
     assert refs["plain"] in page
     assert refs["secret"] not in page
+
+
+def test_the_runs_page_shows_progress_and_follows_a_running_run(
+    signed_in: SignedIn, web_engine: Engine
+) -> None:
+    browser = signed_in("admin")
+    assert "data-poll" not in browser.get("/admin/runs").get_data(as_text=True)
+    with session_scope(web_engine) as session:
+        version = session.exec(select(ModelVersion)).first()
+        if version is None:
+            from tasking.services.scores import current_model
+
+            version, _ = current_model(session=session)
+        session.add(
+            ScoringRun(kind="model", status="running", model_version_id=pk(version),
+                       chunks_total=8, chunks_done=3, cases_total=800)
+        )  # fmt: skip
+    page = browser.get("/admin/runs").get_data(as_text=True)
+    assert "3 of 8 chunks" in page
+    assert "data-poll" in page

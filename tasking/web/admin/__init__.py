@@ -11,6 +11,7 @@ reason; the rescore goes through the outbox in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -25,10 +26,13 @@ from tasking.models import (
     ModelVersion,
     Role,
     ScoringRun,
+    TaskOutbox,
     Unit,
     UnitKind,
     User,
+    as_utc,
     pk,
+    utcnow,
 )
 from tasking.services import org, outbox, users
 from tasking.services.audit import record_event
@@ -44,6 +48,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_MODEL_BYTES = 64 * 1024
 RUNS_SHOWN = 30
 REASON_MAX = 200
+WHATIF_WAIT = timedelta(minutes=10)
 # Service field names that differ from the form's.
 _FIELD_NAMES = {"unit": "unit_code", "asset": "asset_code"}
 
@@ -452,8 +457,21 @@ def _model_page(
     run = latest_whatif(session, pk(version))
     result = read_whatif(session, run, version) if run is not None else None
     mark_page(*(m["marking"] for m in (result or {}).get("movers", [])))
+    asked = session.exec(
+        select(TaskOutbox)
+        .where(
+            TaskOutbox.task_name == "scoring.whatif_preview", TaskOutbox.args == f"[{pk(version)}]"
+        )
+        .order_by(col(TaskOutbox.id).desc())
+    ).first()
+    # Asked for since the last result, and recently (a lost task does not poll for ever).
+    whatif_pending = (
+        asked is not None
+        and (run is None or as_utc(run.started_at) < as_utc(asked.created_at))
+        and utcnow() - as_utc(asked.created_at) < WHATIF_WAIT
+    )
     return render_template(
-        "admin/model.html", version=version, run=run, result=result,
+        "admin/model.html", version=version, run=run, result=result, whatif_pending=whatif_pending,
         errors=errors or {}, values=values or {},
     ), status  # fmt: skip
 
