@@ -119,6 +119,10 @@ def test_a_new_user_gets_a_one_time_password_shown_once_and_hashed(
     # Never shown again, on any admin page.
     for path in ("/admin/users", f"/admin/users/{user.id}"):
         assert password not in browser.get(path).get_data(as_text=True)
+    # Not in the database file either (only the argon2 hash is written).
+    database = Path(str(web_engine.url.database))
+    stored = database.read_bytes() + Path(f"{database}-wal").read_bytes()
+    assert password.encode() not in stored
     # It works: the new user signs in with it.
     sign_in(app.test_client(), "new.analyst", password)
     events = _events(web_engine, "user.create")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,9 +13,10 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from tasking.db import session_scope
-from tasking.models import AuditEvent, Case, RecordReview, Role, utcnow
+from tasking.models import AuditEvent, Case, RecordReview, Role, ScoringRun, pk, utcnow
 from tasking.services.cases import submit_asset_request
 from tasking.services.disposal import TOMBSTONE_TITLE
+from tasking.services.scores import current_model
 from tests.tasking.conftest import Org
 from tests.web.conftest import csrf_token
 
@@ -140,3 +142,21 @@ def test_the_review_page_carries_the_highest_marking_it_shows(
     auditor = signed_in("auditor").get("/reviews/").get_data(as_text=True)  # not cleared
     assert "Fictional secret request" not in auditor
     assert 'aria-label="Handling marking">OFFICIAL-SENSITIVE<' in auditor
+
+
+def test_the_page_says_what_the_nightly_run_listed(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    browser = signed_in("auditor")
+    assert "No nightly run has completed yet" in browser.get("/reviews/").get_data(as_text=True)
+    with session_scope(web_engine) as session:
+        version, _ = current_model(session=session)
+        session.add(
+            ScoringRun(
+                kind="nightly", status="completed", run_date=utcnow().date(),
+                model_version_id=pk(version),
+                summary=json.dumps({"overdue_reviews": [1, 2], "retention_due": [3]}),
+            )
+        )  # fmt: skip
+    page = browser.get("/reviews/").get_data(as_text=True)
+    assert "listed 2 overdue reviews and 1 record due for retention review" in page

@@ -10,13 +10,14 @@ list (tasking.services.access.case_scope).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlmodel import select
+from sqlmodel import col, select
 
-from tasking.models import Case, Role, User
+from tasking.models import Case, Role, RunKind, ScoringRun, User
 from tasking.services import records
 from tasking.services.access import case_scope, require
 from tasking.services.audit import record_event
@@ -50,8 +51,16 @@ def index() -> ResponseReturnValue:
     reviewers = {u.id: u for u in session.exec(select(User)).all()}
     shown = [*lists.reviews, *lists.retention, *lists.drafts, *cases.values()]
     mark_page(*(c.marking for c in shown))
+    nightly = session.exec(
+        select(ScoringRun)
+        .where(ScoringRun.kind == RunKind.NIGHTLY.value, ScoringRun.status == "completed")
+        .order_by(col(ScoringRun.id).desc())
+    ).first()
+    listed = json.loads(nightly.summary or "{}") if nightly else {}
     return render_template(
-        "reviews/index.html", lists=lists, decisions=decisions, cases=cases,
+        "reviews/index.html", lists=lists, decisions=decisions, cases=cases, nightly=nightly,
+        nightly_overdue=len(listed.get("overdue_reviews", [])),
+        nightly_retention=len(listed.get("retention_due", [])),
         reviewers=reviewers, may_decide=records.may_decide(actor()),
     )  # fmt: skip
 
