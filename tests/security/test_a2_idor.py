@@ -9,6 +9,8 @@ route is not for their role at all), nothing leaked, nothing changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.security.conftest import Caller
@@ -43,7 +45,7 @@ OWN_CASE = {
     "auditor": "op",
 }  # fmt: skip
 # Path parameters that name records some users may not see: the foreign values per viewer.
-SCOPED_ARGS = {
+SCOPED_ARGS: dict[str, Callable[[str], tuple[str, ...]]] = {
     "reference": lambda viewer: IDOR_CASES[viewer],
     "case_id": lambda viewer: IDOR_CASES[viewer],
     "token_id": lambda viewer: ("analyst" if viewer == "coordinator" else "coordinator",),

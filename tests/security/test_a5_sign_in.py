@@ -6,6 +6,8 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.security.conftest import page_token
 from tests.web.conftest import PASSWORD
@@ -49,7 +51,9 @@ def _host(location: str) -> str:
     return split.hostname or "" if split.scheme in ("http", "https") else split.scheme
 
 
-def _sign_in(app: Flask, next_page: str | None = None, cookie: str | None = None) -> object:
+def _sign_in(
+    app: Flask, next_page: str | None = None, cookie: str | None = None
+) -> tuple[FlaskClient, TestResponse]:
     browser = app.test_client()
     if cookie is not None:
         browser.set_cookie(COOKIE, cookie)
@@ -86,9 +90,11 @@ def test_a5_a_cookie_planted_before_sign_in_is_not_adopted(app: Flask) -> None:
     assert planted is not None
     for value in (planted.value, "attacker-chosen-session-value"):
         victim, response = _sign_in(app, cookie=value)
-        assert response.status_code == 302  # type: ignore[attr-defined]
-        assert victim.get_cookie(COOKIE).value != value  # type: ignore[attr-defined]
-        assert victim.get("/board").status_code == 200  # type: ignore[attr-defined]
+        assert response.status_code == 302
+        given = victim.get_cookie(COOKIE)
+        assert given is not None
+        assert given.value != value
+        assert victim.get("/board").status_code == 200
         holder = app.test_client()
         holder.set_cookie(COOKIE, value)
         refused = holder.get("/board")
@@ -99,10 +105,10 @@ def test_a5_a_cookie_planted_before_sign_in_is_not_adopted(app: Flask) -> None:
 @pytest.mark.parametrize("target", TRICKY_NEXT)
 def test_a5_no_open_redirect_after_sign_in(app: Flask, target: str) -> None:
     browser, response = _sign_in(app, target)
-    assert response.status_code == 302  # type: ignore[attr-defined]
-    assert _host(response.headers["Location"]) == "localhost", target  # type: ignore[attr-defined]
+    assert response.status_code == 302
+    assert _host(response.headers["Location"]) == "localhost", target
     # Once signed in, the sign-in page's own redirect (GET /login?next=...) is as careful.
-    again = browser.get("/login", query_string={"next": target})  # type: ignore[attr-defined]
+    again = browser.get("/login", query_string={"next": target})
     assert again.status_code == 302
     assert _host(again.headers["Location"]) == "localhost", target
 
