@@ -53,6 +53,11 @@ def test_a1_anonymous_calls_are_refused(caller: Caller, world: World, route: Rou
     response, changes = caller.attempt(route, "", legit_path(world, route), body(world, route))
     if route.api:
         assert response.status_code == 401, response.get_data(as_text=True)[:300]
+        forged = caller.app.test_client().open(
+            legit_path(world, route), method=route.method, json=body(world, route),
+            headers={"Authorization": "Bearer tsk_" + "A" * 43},
+        )  # fmt: skip
+        assert forged.status_code == 401, route.key
         assert response.is_json
         assert response.get_json()["error"] == "unauthorised"
     elif route.method == "GET":

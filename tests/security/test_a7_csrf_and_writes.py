@@ -141,6 +141,15 @@ def test_a3_mass_assignment_api_bodies_with_unknown_fields_are_refused(
         assert response.status_code == 422, (route.key, name, response.status_code)
         assert response.get_json()["fields"].get(name) == "unknown field", response.get_json()
         assert changes == {}
+    # Inside the nested objects too (an assessment, a decision, intelligence).
+    for key, value in legit.items():
+        if isinstance(value, dict):
+            sent = {**legit, key: {**value, "bcu_id": 2, "state": "closed"}}
+            response, changes = caller.attempt(route, found.user, legit_path(world, route), sent)
+            assert response.status_code == 422, (route.key, key)
+            fields = response.get_json()["fields"]
+            assert fields.get(f"{key}.bcu_id") == "unknown field", fields
+            assert changes == {}
 
 
 @pytest.mark.parametrize("route", API_WRITES, ids=lambda r: r.key)

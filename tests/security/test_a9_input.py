@@ -28,6 +28,17 @@ def _query(route: Route) -> tuple[str, ...]:
 
 
 QUERIED = [(r, p) for r in ROUTES for p in _query(r)]
+
+
+def action_user(route: Route) -> str:
+    found = ACTIONS.get((route.endpoint, route.method))
+    return found.user if found is not None else ""
+
+
+def _role(user: str) -> str:
+    return "bcu_requester" if user == "bcu_b" else user
+
+
 INJECTIONS = (
     "' OR '1'='1",
     "1 OR 1=1",
@@ -58,20 +69,36 @@ def test_api_query_parameters_are_those_of_the_openapi_document(app: Flask) -> N
         assert named == set(_query(route)), route.key
 
 
-@pytest.mark.parametrize(("route", "param"), QUERIED, ids=[f"{r.key}?{p}" for r, p in QUERIED])
+# Each query parameter as the registered caller, and as the scoped users the route serves
+# (an injection must not widen a BCU's or an asset owner's view either).
+INJECTED = [
+    (route, param, user)
+    for route, param in QUERIED
+    for user in dict.fromkeys(
+        [
+            action_user(route),
+            *(u for u in ("asset_owner", "bcu_b") if _role(u) in (route.declared or ())),
+        ]
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "param", "user"), INJECTED, ids=[f"{r.key}?{p} as {u}" for r, p, u in INJECTED]
+)
 def test_a9_sql_injection_through_every_query_parameter(
-    caller: Caller, world: World, route: Route, param: str
+    caller: Caller, world: World, route: Route, param: str, user: str
 ) -> None:
     """4xx or a normal page, never 500, never a row the plain call does not show."""
     found = action(route)
     path = legit_path(world, route).split("?")[0]
     legit_query = found.qs(world) if found.qs is not None else {}
     sent = body(world, route) if route.writes else None
-    baseline = caller.call(route, found.user, path, sent, query=legit_query)
+    baseline = caller.call(route, user, path, sent, query=legit_query)
     shown = _seen(world, baseline.get_data(as_text=True))
     for payload in INJECTIONS:
         response, changes = caller.attempt(
-            route, found.user, path, sent, query={**legit_query, param: payload}
+            route, user, path, sent, query={**legit_query, param: payload}
         )
         text = response.get_data(as_text=True)
         assert response.status_code < 500, (route.key, param, payload, response.status_code)
@@ -93,6 +120,8 @@ def test_a9_a_body_over_one_megabyte_is_413_and_changes_nothing(
     response, changes = caller.attempt(route, found.user, legit_path(world, route), raw=raw)
     assert response.status_code == 413, (route.key, response.status_code)
     assert changes == {}
+    assert "no-store" in response.headers.get("Cache-Control", "")
+    assert "frame-ancestors 'none'" in response.headers.get("Content-Security-Policy", "")
 
 
 def _fields(sent: dict[str, Any], prefix: str = "") -> list[str]:
