@@ -35,11 +35,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from tasking.db import writer
-from tasking.models import AuditEvent, User, utcnow
-from tasking.services.errors import Invalid
+from tasking.models import AuditEvent, AuditVerification, Case, Role, User, utcnow
+from tasking.services.errors import Forbidden, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 CATEGORIES = frozenset(
@@ -412,8 +412,6 @@ def record_verification(
     session: Session, verdict: Verdict, *, origin: str, at: datetime | None = None
 ) -> None:
     """Keep the result of a walk (the nightly run's, or a recorded CLI run)."""
-    from tasking.models import AuditVerification
-
     session.add(
         AuditVerification(
             at=at or utcnow(),
@@ -451,7 +449,6 @@ def check_and_record(conn: Connection, *, origin: str = "nightly") -> Verdict:
     A failed walk is kept too; the next one starts again from the last good walk,
     so a problem is reported every night until it is dealt with.
     """
-    from tasking.models import AuditVerification
 
     after_seq, after_hash = last_good_verification(conn)
     verdict = verify(conn, after_seq=after_seq, after_hash=after_hash)
@@ -520,22 +517,14 @@ class Trail:
 
 def require_auditor(actor: User) -> None:
     """Only the auditor (data protection officer) reads the log."""
-    from tasking.models import Role
-    from tasking.services.errors import Forbidden
-
     if actor.role != Role.AUDITOR:
         raise Forbidden("only an auditor reads the audit log")
 
 
 def _trail(session: Session, title: str, *conditions: Any) -> Trail:
-    from sqlmodel import col, select
-
-    from tasking.models import Case
-    from tasking.models import User as UserRow
-
     query = (
-        select(AuditEvent, UserRow, Case)
-        .join(UserRow, col(UserRow.id) == col(AuditEvent.actor_id), isouter=True)
+        select(AuditEvent, User, Case)
+        .join(User, col(User.id) == col(AuditEvent.actor_id), isouter=True)
         .join(
             Case,
             (col(Case.id) == col(AuditEvent.entity_id)) & (col(AuditEvent.entity_type) == "case"),
@@ -576,11 +565,6 @@ def _trail(session: Session, title: str, *conditions: Any) -> Trail:
 
 def case_trail(*, session: Session, actor: User, reference: str) -> Trail:
     """Who consulted (or disclosed, changed, created) a case, when, from where and why."""
-    from sqlmodel import col, select
-
-    from tasking.models import Case
-    from tasking.services.errors import NotFound
-
     require_auditor(actor)
     case_id = session.exec(select(Case.id).where(Case.reference == reference.strip()[:32])).first()
     if case_id is None:
@@ -597,13 +581,8 @@ def user_trail(
     *, session: Session, actor: User, username: str, start: datetime, end: datetime
 ) -> Trail:
     """What one user saw (consultations and disclosures) between two moments."""
-    from sqlmodel import col, select
-
-    from tasking.models import User as UserRow
-    from tasking.services.errors import NotFound
-
     require_auditor(actor)
-    user_id = session.exec(select(UserRow.id).where(UserRow.username == username.strip())).first()
+    user_id = session.exec(select(User.id).where(User.username == username.strip())).first()
     if user_id is None:
         raise NotFound(f"no user {username.strip()[:64]}")
     return _trail(
@@ -618,8 +597,6 @@ def user_trail(
 
 def disclosure_trail(*, session: Session, actor: User, start: datetime, end: datetime) -> Trail:
     """Every disclosure (export, API list) between two moments."""
-    from sqlmodel import col
-
     require_auditor(actor)
     return _trail(
         session,
@@ -648,10 +625,6 @@ class ChainState:
 
 def chain_state(*, session: Session, actor: User) -> ChainState:
     """Where the chain ends and what the last walks found."""
-    from sqlmodel import col, select
-
-    from tasking.models import AuditVerification
-
     require_auditor(actor)
     seq, digest = chain_head(session.connection())
     newest = select(AuditVerification).order_by(col(AuditVerification.id).desc()).limit(1)
