@@ -7,7 +7,7 @@ a duplicate code is a Conflict naming the field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
 from sqlmodel import Session, col, select
@@ -19,6 +19,7 @@ from tasking.services.errors import Conflict, Invalid, NotFound
 from tasking.services.schemas import StrictIn, validate
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+M = TypeVar("M", bound=StrictIn)
 
 
 class UnitIn(StrictIn):
@@ -52,6 +53,31 @@ class ThemeIn(StrictIn):
     code: str = Field(min_length=2, max_length=32, pattern=CODE_PATTERN)
     name: str = Field(min_length=2, max_length=120)
     is_local: bool = False
+
+
+# What each field's problem means to an administrator (the data models' own words are
+# for developers); an unknown field keeps its "unknown field".
+PLAIN_PROBLEMS = {
+    "code": "use letters, digits, '-' or '_' (starting with a letter or digit)",
+    "name": "give a name of 2 to 120 characters",
+    "kind": "choose BCU, hub or central",
+    "asset_type": "choose a type of asset",
+    "hub_id": "choose the hub or central unit that holds it",
+    "weekly_capacity_hours": "give whole hours a week, 0 to 10,000",
+}
+
+
+def checked(model: type[M], data: Any) -> M:
+    """Validated input; each problem said in plain words, every field named."""
+    try:
+        return validate(model, data)
+    except Invalid as exc:
+        fields = {
+            k: v if v == "unknown field" else PLAIN_PROBLEMS.get(k, v)
+            for k, v in exc.fields.items()
+        }
+        summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        raise Invalid(f"invalid input: {summary}", fields=fields) from None
 
 
 def _audit(
@@ -90,7 +116,7 @@ def _taken(session: Session, model: Any, code: str, own_id: int | None) -> bool:
 def save_unit(*, session: Session, actor: User, data: Any, unit_id: int | None = None) -> Unit:
     """Add a unit, or change one (its code, name and kind). Raises Invalid or Conflict."""
     require(actor, "user.manage")
-    unit_in = validate(UnitIn, data)
+    unit_in = checked(UnitIn, data)
     unit: Unit | None = _existing(session, Unit, unit_id, "unit")
     if _taken(session, Unit, unit_in.code, unit_id):
         raise Conflict(f"unit code {unit_in.code!r} is taken", fields={"code": "already used"})
@@ -125,7 +151,7 @@ def _unit_kind_change_allowed(session: Session, unit: Unit) -> None:
 def save_asset(*, session: Session, actor: User, data: Any, asset_id: int | None = None) -> Asset:
     """Add an asset or change one (name, type, holding unit, weekly capacity)."""
     require(actor, "user.manage")
-    asset_in = validate(AssetIn, data)
+    asset_in = checked(AssetIn, data)
     hub = session.get(Unit, asset_in.hub_id)
     if hub is None or hub.kind == UnitKind.BCU:
         raise Invalid(
@@ -153,7 +179,7 @@ def save_asset(*, session: Session, actor: User, data: Any, asset_id: int | None
 def save_theme(*, session: Session, actor: User, data: Any, theme_id: int | None = None) -> Theme:
     """Add a Control Strategy theme or change one."""
     require(actor, "user.manage")
-    theme_in = validate(ThemeIn, data)
+    theme_in = checked(ThemeIn, data)
     theme: Theme | None = _existing(session, Theme, theme_id, "theme")
     if _taken(session, Theme, theme_in.code, theme_id):
         raise Conflict(f"theme code {theme_in.code!r} is taken", fields={"code": "already used"})

@@ -31,6 +31,15 @@ _WEAK = frozenset(
 )  # fmt: skip
 _hasher = PasswordHasher()
 M = TypeVar("M", bound=StrictIn)
+# Each field's problem in an administrator's words.
+_PLAIN = {
+    "username": "use 1-64 letters, digits, '.' or '_'",
+    "display_name": "give their full name (up to 120 characters)",
+    "role": "choose a role",
+    "clearance": "choose a handling marking",
+    "unit_code": "choose a unit",
+    "asset_code": "choose an asset",
+}
 _DUMMY_HASH = _hasher.hash("not a real password: only timing equal work")
 
 
@@ -225,7 +234,7 @@ def _validated(session: Session, model: type[M], data: Any) -> M:
             **_scope_problems(
                 session, raw.get("role"), raw.get("unit_code"), raw.get("asset_code")
             ),
-            **exc.fields,
+            **{k: v if v == "unknown field" else _PLAIN.get(k, v) for k, v in exc.fields.items()},
         }
         summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
         raise Invalid(f"invalid user: {summary}", fields=problems) from None
