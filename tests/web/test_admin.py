@@ -94,9 +94,21 @@ def test_the_nav_links_administration_for_administrators_only(signed_in: SignedI
 def test_posts_without_a_csrf_token_are_refused(signed_in: SignedIn, web_org: Org) -> None:
     browser = signed_in("admin")
     user_id = web_org.users["analyst"].id
-    for path in ("/admin/users", "/admin/units", "/admin/assets", "/admin/themes",
-                 f"/admin/users/{user_id}/password", f"/admin/users/{user_id}/revoke"):  # fmt: skip
-        assert browser.post(path, data={"code": "X"}).status_code == 400, path
+    paths = (
+        "/admin/users", "/admin/units", "/admin/assets", "/admin/themes", "/admin/models",
+        f"/admin/users/{user_id}", f"/admin/users/{user_id}/clearance",
+        f"/admin/users/{user_id}/active", f"/admin/users/{user_id}/password",
+        f"/admin/users/{user_id}/revoke", "/admin/units/1", "/admin/assets/1", "/admin/themes/1",
+        "/admin/models/1/whatif", "/admin/models/1/publish",
+    )  # fmt: skip
+    for path in paths:
+        assert browser.post(path, data={"code": "X", "reason": "x"}).status_code == 400, path
+    # A token from another browser's session is foreign here.
+    other = signed_in("admin")
+    foreign = csrf_token(other, "/admin/")
+    refused = browser.post("/admin/units", data={"code": "X-9", "name": "Unit X", "kind": "hub",
+                                                 "csrf_token": foreign})  # fmt: skip
+    assert refused.status_code == 400
 
 
 def test_a_new_user_gets_a_one_time_password_shown_once_and_hashed(
