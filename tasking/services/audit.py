@@ -26,9 +26,12 @@ reason=<the reviewer's recorded reason>, detail={"fields": [names erased],
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -318,7 +321,10 @@ def verify(
         return Verdict(False, after_seq + 1, last_seq, last_hash, rows, problem, seq)
 
     checkpoint_seen = checkpoint is None or checkpoint[0] <= after_seq
-    for chunk in _batches(conn, after_seq, batch):
+    # The head first: rows appended while we walk are past it and left for the next walk.
+    head = conn.exec_driver_sql("SELECT seq, row_hash FROM audit_chain_head WHERE id = 1").first()
+    head_seq = int(head[0]) if head is not None else None
+    for chunk in _prefetched(_batches(conn, after_seq, batch, head_seq)):
         sha = hashlib.sha256
         for seq, hashed, prev_hash, row_hash in chunk:
             if seq != expected_seq:
@@ -355,7 +361,6 @@ def verify(
             f" {checkpoint[0]} (rows removed from the end)",
             checkpoint[0],
         )
-    head = conn.exec_driver_sql("SELECT seq, row_hash FROM audit_chain_head WHERE id = 1").first()
     if (
         head is not None
         and after_seq <= int(head[0])
@@ -369,11 +374,14 @@ def verify(
     return Verdict(True, after_seq + 1, last_seq, last_hash, rows)
 
 
-def _batches(conn: Connection, after_seq: int, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+def _batches(
+    conn: Connection, after_seq: int, batch: int, through: int | None
+) -> Iterator[list[tuple[Any, ...]]]:
     """(seq, hashed text, prev_hash, row_hash) in seq order, in batches, by the raw cursor."""
+    upto = f" AND seq <= {int(through)}" if through is not None else ""
     sql = (
         f"SELECT seq, {canonical_sql(conn.dialect.name)}, prev_hash, row_hash"
-        " FROM audit_event WHERE seq > {} ORDER BY seq LIMIT {}"
+        " FROM audit_event WHERE seq > {}" + upto + " ORDER BY seq LIMIT {}"
     )
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -389,6 +397,46 @@ def _batches(conn: Connection, after_seq: int, batch: int) -> Iterator[list[tupl
                 return
     finally:
         cursor.close()
+
+
+_END = object()
+
+
+def _prefetched(chunks: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
+    """The next batch is read (the driver waits without the GIL) while this one is hashed."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                ready.put(chunk)
+            ready.put(_END)
+        except BaseException as exc:  # handed to the walking thread
+            ready.put(exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="audit-verify-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a blocked put finish, then the reader ends
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        reader.join()
 
 
 def chain_head(conn: Connection) -> tuple[int, str]:
