@@ -34,6 +34,7 @@ __all__ = ["password_hash", "sqlite_template"]  # shared fixtures, re-exported f
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TOKEN_PAGE = "/account/tokens"  # a page with a form for every role
+COOKIE = "tasking_session"
 
 
 def settings_for(tmp: Path, redis_server: ThrowawayRedis, *, flush: bool = True) -> Settings:
@@ -72,9 +73,18 @@ class Caller:
     world: World
     browsers: dict[str, FlaskClient] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    # Sessions to reuse across apps over copies of one world (same users, same Redis, same
+    # secret key): a sign-in costs an argon2 verification, a copy needs many.
+    pool: dict[str, tuple[str, str]] | None = None
 
     def browser(self, username: str) -> FlaskClient:
         """A browser signed in as `username` through the real form ('' is anonymous)."""
+        if username not in self.browsers and self.pool is not None and username in self.pool:
+            browser = self.app.test_client()
+            cookie, token = self.pool[username]
+            browser.set_cookie(COOKIE, cookie)
+            self.tokens[username] = token
+            self.browsers[username] = browser
         if username not in self.browsers:
             browser = self.app.test_client()
             if username:
@@ -88,6 +98,9 @@ class Caller:
                 )
                 assert response.status_code == 302, f"{username} could not sign in"
                 self.tokens[username] = page_token(browser)
+                signed = browser.get_cookie(COOKIE)
+                if self.pool is not None and signed is not None:
+                    self.pool[username] = (signed.value, self.tokens[username])
             self.browsers[username] = browser
         return self.browsers[username]
 
@@ -116,6 +129,8 @@ class Caller:
     def call(self, *args: Any, **options: Any) -> TestResponse:
         """`_call`, its body read and the response closed (static files hold a file open)."""
         response = self._call(*args, **options)
+        if self.pool is not None and len(args) > 2 and args[2] == "/logout":
+            self.pool.pop(args[1], None)  # signing out ended the pooled session
         response.get_data()
         response.close()
         return response
@@ -200,9 +215,18 @@ def caller(app: Flask, world: World) -> Caller:
 FreshApp = Callable[[], tuple[Caller, Engine]]
 
 
+@pytest.fixture(scope="module")
+def session_pool() -> dict[str, tuple[str, str]]:
+    """Signed-in sessions shared by the module's copies of the world."""
+    return {}
+
+
 @pytest.fixture
 def fresh_app(
-    world_path: tuple[World, Path], tmp_path: Path, redis_server: ThrowawayRedis
+    world_path: tuple[World, Path],
+    tmp_path: Path,
+    redis_server: ThrowawayRedis,
+    session_pool: dict[str, tuple[str, str]],
 ) -> Iterator[FreshApp]:
     """A factory of apps over copies of the pristine world (for requests that succeed)."""
     engines: list[Engine] = []
@@ -217,7 +241,7 @@ def fresh_app(
         app = make_app(
             settings_for(tmp_path / f"app{len(engines)}", redis_server, flush=False), engine
         )
-        return Caller(app, copy), engine
+        return Caller(app, copy, pool=session_pool), engine
 
     yield make
     for engine in engines:

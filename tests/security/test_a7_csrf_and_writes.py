@@ -110,6 +110,8 @@ def test_a3_mass_assignment_form_fields_beyond_the_form_are_ignored(
         response = caller.call(route, found.user, legit_path(caller.world, route), sent)
         assert response.status_code < 400, (route.key, response.get_data(as_text=True)[:2000])
         assert CSRF_REFUSAL not in response.get_data(as_text=True)
+        location = response.headers.get("Location", "")
+        assert route.endpoint == "auth.logout" or not location.startswith("/login"), route.key
         assert (snapshot(engine) != before) == found.stores, route.key
         stored.append((response.status_code, _rows(engine)))
     (plain_status, plain), (extra_status, extra_rows) = stored
