@@ -9,7 +9,9 @@ route is not for their role at all), nothing leaked, nothing changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -60,6 +62,24 @@ UNSCOPED_ARGS = {
     "user_id": "administrators only, who manage every user",
     "row_id": "units, assets and themes: reference data (administrators only)",
 }
+
+
+def _case_ids(data: Any) -> Iterator[int]:
+    """Every case id a JSON answer names (`case_id`, or `id` beside a `reference`, and the
+    id lists of a run's review lists)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if (key == "case_id" and isinstance(value, int)) or (
+                key == "id" and "reference" in data and isinstance(value, int)
+            ):
+                yield value
+            elif key in ("overdue_reviews", "retention_due") and isinstance(value, list):
+                yield from (v for v in value if isinstance(v, int))
+            else:
+                yield from _case_ids(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _case_ids(item)
 
 
 def markers(world: World, names: tuple[str, ...]) -> list[str]:
@@ -148,3 +168,10 @@ def test_a2_no_page_or_answer_shows_a_record_the_viewer_may_not_see(
     others = [u for u in world.tokens if u != viewer]
     foreign += [m for owner in others for m in token_markers(world, owner)]
     assert [m for m in foreign if m in text] == [], (route.key, viewer)
+    # Nor their references (or ids, in a JSON answer) anywhere: lists, summaries, counts.
+    refs = [world.refs[n] for n in FOREIGN_CASES[viewer]]
+    assert [r for r in refs if re.search(rf"(?<![\w-]){re.escape(r)}(?![\w-])", text)] == []
+    if response.is_json:
+        named = set(_case_ids(response.get_json()))
+        hidden = {world.ids[n] for n in FOREIGN_CASES[viewer]}
+        assert named & hidden == set(), (route.key, viewer, named & hidden)

@@ -8,6 +8,7 @@ work on a copy (`World.copy_database`). Every name and text is invented.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -187,9 +188,25 @@ def build_world(engine: Engine, path: Path, password_hash: str) -> World:
         world.model2_id = pk(
             store_model_text(session=session, content=model_text(model.content, 2))
         )
+        # A finished run's summary names cases across the whole board (as runs.py writes
+        # it): the movers, the rank moves and the review lists.
+        named = sorted(world.ids.items())
+        summary = {
+            "bands": {"P0": 0, "P1": 0, "P2": 1, "P3": len(named) - 1},
+            "movers": [
+                {"case_id": i, "reference": world.refs[n], "why": "L 4 to 5"} for n, i in named
+            ],
+            "rank_moves": [
+                {"case_id": i, "from": k + 2, "to": k + 1, "why": "L 4 to 5"}
+                for k, (_n, i) in enumerate(named)
+            ],
+            "overdue_reviews": [i for _n, i in named],
+            "retention_due": [],
+        }
         run = ScoringRun(
-            kind="rescore", status="completed", reason="battery", model_version_id=pk(model)
-        )
+            kind="rescore", status="completed", reason="battery", model_version_id=pk(model),
+            summary=json.dumps(summary),
+        )  # fmt: skip
         session.add(run)
         session.flush()
         world.run_id = pk(run)
