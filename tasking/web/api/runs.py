@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from tasking.models import ModelVersion, Role, ScoringRun, pk
+from tasking.models import Case, ModelVersion, Role, ScoringRun, pk
+from tasking.services.access import case_scope
 from tasking.services.errors import NotFound
 from tasking.services.runs import get_run
 from tasking.web.api import bp
@@ -21,17 +22,41 @@ from tasking.web.api.schemas import (
 )
 from tasking.web.api.spec import operation
 from tasking.web.db import db
-from tasking.web.security import ANY_ROLE, BOARD_ROLES
+from tasking.web.security import ANY_ROLE, BOARD_ROLES, actor
 
 RUN_READERS = BOARD_ROLES | {Role.ADMIN}
 
 
+# Summary entries that name cases: each is cut to the cases the caller may know of.
+_CASE_LISTS = ("movers", "rank_moves", "overdue_reviews", "retention_due")
+
+
+def _case_id(entry: Any) -> Any:
+    return entry.get("case_id") if isinstance(entry, dict) else entry
+
+
+def _need_to_know(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without the cases the caller may not see (need-to-know, access.case_scope):
+    a run's movers and review lists span the whole board."""
+    named = {_case_id(e) for key in _CASE_LISTS for e in summary.get(key) or [] if _case_id(e)}
+    ids = [i for i in named if isinstance(i, int)]
+    visible = set(
+        db().exec(select(Case.id).where(col(Case.id).in_(ids), case_scope(actor()))).all()
+    )
+    for key in _CASE_LISTS:
+        if isinstance(summary.get(key), list):
+            summary[key] = [e for e in summary[key] if _case_id(e) in visible]
+    return summary
+
+
 def run_out(run: ScoringRun) -> RunOut:
-    """A run as the API shows it (its stored summary as an object)."""
+    """A run as the API shows it (its stored summary as an object, cut to need-to-know)."""
     try:
         summary: Any = json.loads(run.summary or "{}")
     except ValueError:
         summary = {}
+    if isinstance(summary, dict):
+        summary = _need_to_know(summary)
     return RunOut(
         id=pk(run),
         kind=run.kind,
