@@ -161,8 +161,9 @@ def test_a2_no_page_or_answer_shows_a_record_the_viewer_may_not_see(
         target = OWN_CASE[viewer]
     if "token_id" in route.args:
         target = viewer
-    response = caller.call(route, viewer, fill(world, route, target))
+    response, changes = caller.attempt(route, viewer, fill(world, route, target))
     assert response.status_code < 500, (route.key, viewer, response.status_code)
+    assert changes == {}, (route.key, viewer)  # a read never writes (A7), for anyone
     text = response.get_data(as_text=True)
     foreign = markers(world, FOREIGN_CASES[viewer])
     others = [u for u in world.tokens if u != viewer]
