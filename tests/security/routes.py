@@ -601,9 +601,8 @@ ACTIONS: dict[tuple[str, str], Action] = {
     ("api.read_run", "GET"): Action("coordinator"),
     ("api.score_preview", "POST"): Action(
         "coordinator",
-        body=lambda _w: {
-            "vectors": ["MoRiLE:1/P:2/Ps:2/F:2/C:2/S:2/V:0/L:4/Cf:H/Ca:1/Cb:2/O:2/T:0/A:0"]
-        },
+        body=lambda _w: {"vectors": [VECTOR]},
+        stores=False,  # scores without storing anything
     ),
     ("api.submit_request", "POST"): Action("bcu_requester", body=_request_json),
     ("api.list_requests", "GET"): Action("bcu_requester", query=("page", "per_page")),

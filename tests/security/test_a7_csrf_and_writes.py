@@ -86,6 +86,11 @@ def _rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return tables
 
 
+def _audit_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM audit_event")).scalar_one())
+
+
 def _with_protected(sent: dict[str, Any]) -> dict[str, Any]:
     return {**sent, **{k: v for k, v in PROTECTED.items() if k not in sent}}
 
@@ -103,7 +108,7 @@ def test_a3_mass_assignment_form_fields_beyond_the_form_are_ignored(
     found = action(route)
     for extra in (False, True):
         caller, engine = fresh_app()
-        before = snapshot(engine)
+        before, audited = snapshot(engine), _audit_rows(engine)
         sent = body(caller.world, route)
         if extra:
             sent = _with_protected(sent)
@@ -113,6 +118,8 @@ def test_a3_mass_assignment_form_fields_beyond_the_form_are_ignored(
         location = response.headers.get("Location", "")
         assert route.endpoint == "auth.logout" or not location.startswith("/login"), route.key
         assert (snapshot(engine) != before) == found.stores, route.key
+        if found.stores and not extra:  # U1: every stored change writes its audit row
+            assert _audit_rows(engine) > audited, (route.key, "no audit row")
         stored.append((response.status_code, _rows(engine)))
     (plain_status, plain), (extra_status, extra_rows) = stored
     assert extra_status == plain_status, route.key
@@ -162,5 +169,8 @@ def test_a3_control_the_api_body_as_registered_is_accepted(
     caller, _engine = fresh_app()
     found = action(route)
     path, sent = legit_path(caller.world, route), body(caller.world, route)
+    audited = _audit_rows(_engine)
     response = caller.call(route, found.user, path, sent)
     assert response.status_code in (200, 201), (route.key, response.get_data(as_text=True)[:400])
+    if found.stores:  # U1: every stored change writes its audit row
+        assert _audit_rows(_engine) > audited, (route.key, "no audit row")
