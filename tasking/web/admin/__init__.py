@@ -489,6 +489,11 @@ def model_whatif(version_id: int) -> ResponseReturnValue:
     """Ask the workers for a what-if of this version over the whole board."""
     version = _version(version_id)
     enqueue_after_commit(db(), "scoring.whatif_preview", pk(version))
+    # A what-if reads every open case's score: a consultation of the whole board.
+    record_event(
+        session=db(), actor=actor(), category="consultation", action="model.whatif",
+        entity_type="model_version", entity_id=version.id, detail={"model": version.label},
+    )  # fmt: skip
     flash("The workers are computing the what-if. Refresh this page to see it.", "success")
     return redirect(url_for("admin.model", version_id=version_id))
 
