@@ -64,6 +64,7 @@ def case() -> ResponseReturnValue:
     def ask(session: Session, user: User) -> tuple[audit.Trail, dict[str, Any]]:
         if not values["reference"]:
             raise Invalid("reference: required", fields={"reference": "Enter a case reference"})
+        _within(values, "reference", 32, "case reference")
         trail = audit.case_trail(session=session, actor=user, reference=values["reference"])
         found = session.exec(select(Case.id).where(Case.reference == values["reference"])).first()
         return trail, {"entity": ("case", found), "reference": values["reference"]}
@@ -80,6 +81,7 @@ def user_seen() -> ResponseReturnValue:
 
     def ask(session: Session, user: User) -> tuple[audit.Trail, dict[str, Any]]:
         start, end = _period(values, require_user=True)
+        _within(values, "username", 64, "username")
         trail = audit.user_trail(
             session=session, actor=user, username=values["username"], start=start, end=end
         )
@@ -214,7 +216,17 @@ def _log(
 
 
 def _arg(name: str, limit: int) -> str:
-    return (request.values.get(name) or "").strip()[:limit]
+    """A form value, kept one character past its limit so that `_within` can refuse it."""
+    return (request.values.get(name) or "").strip()[: limit + 1]
+
+
+def _within(values: dict[str, str], name: str, limit: int, label: str) -> None:
+    """Refuse an over-long value by name (never cut it and answer about something else)."""
+    if len(values[name]) > limit:
+        raise Invalid(
+            f"{name}: at most {limit} characters",
+            fields={name: f"Enter a {label} of at most {limit} characters"},
+        )
 
 
 def _default_period() -> tuple[date, date]:
