@@ -14,8 +14,8 @@ from markupsafe import Markup, escape
 
 from tasking.services.board import HARM_BANDS, LIKELIHOODS, BoardFilter
 
-CELL_W, CELL_H = 64, 40
-LEFT, TOP, BOTTOM = 150, 8, 46
+CELL_W, CELL_H = 58, 40
+LEFT, TOP, BOTTOM = 196, 8, 46
 LEVELS = 5
 LIKELIHOOD_WORDS = {
     1: "unlikely",
