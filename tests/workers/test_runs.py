@@ -116,10 +116,13 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
     engine: Engine, cases: list[int], org: Org, request_data: RequestData
 ) -> None:
     with session_scope(engine) as session:
-        overdue = session.get(Case, cases[0])
-        assert overdue is not None
-        overdue.next_review = date(2029, 12, 1)
-        session.add(overdue)
+        # Every case gets a review date from the schedule when it is submitted: put the
+        # others' beyond these runs, so that only one is overdue.
+        for case_id in cases:
+            case = session.get(Case, case_id)
+            assert case is not None
+            case.next_review = date(2029, 12, 1) if case_id == cases[0] else date(2031, 1, 1)
+            session.add(case)
     first = start_run(engine=engine, kind="nightly", run_date=date(2030, 1, 1), chunk_size=4)
     assert first is not None
     assert first.id is not None
@@ -153,7 +156,8 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
         ).all()  # fmt: skip
         assert order == list(board)
         phases = summary["finish_phases"]
-        assert set(phases) == {"summary_s", "snapshot_s", "reviews_s"}  # no bulk run: no index
+        # no bulk run: no index phase; the nightly run also checks the audit chain
+        assert set(phases) == {"summary_s", "snapshot_s", "reviews_s", "audit_s"}
         assert summary["seconds"] >= sum(phases.values())
         assert summary["cases_settled"] == 0
     # A day on, the eleven cases 200 days old are settled: checked, left unread, unchanged.
