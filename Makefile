@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore clean
+.PHONY: install test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore bench-web bench-audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,7 @@ migration: $(STAMP)
 	engine = make_engine(f'sqlite:///{tempfile.mkdtemp()}/head.db'); \
 	upgrade(engine); autogenerate(engine, sys.argv[1])" "$(MSG)"
 
-bench: bench-scoring bench-board bench-rescore
+bench: bench-scoring bench-board bench-rescore bench-web bench-audit
 
 bench-scoring: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
@@ -62,6 +62,12 @@ bench-board: $(STAMP)
 
 bench-rescore: $(STAMP)
 	$(BIN)/python bench/bench_rescore.py
+
+bench-web: $(STAMP)
+	$(BIN)/python bench/bench_web.py
+
+bench-audit: $(STAMP)
+	$(BIN)/python bench/bench_audit.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
