@@ -14,6 +14,7 @@ from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 import scoring
+from config.workflow import load_workflow
 from tasking.models import (
     Case,
     CaseKind,
@@ -109,10 +110,16 @@ def _latest_decisions(session: Session, case_ids: list[int]) -> dict[int, Decisi
 
 
 def decision_reason(decision: Decision | None) -> str:
-    """What the BCU is told of a decision: the action and any conditions (never internal notes)."""
+    """What the BCU is told of a decision: the reason or referral, the action, the conditions."""
     if decision is None:
         return ""
-    parts = [decision.action.strip()]
+    parts = []
+    if decision.decline_reason.strip():
+        parts.append(f"Declined because: {decision.decline_reason.strip()}")
+    if decision.referral_destination:
+        partner = load_workflow().partner(decision.referral_destination)
+        parts.append(f"Referred to {partner.name if partner else decision.referral_destination}.")
+    parts.append(decision.action.strip())
     if decision.conditions.strip():
         parts.append(f"Conditions: {decision.conditions.strip()}")
     return " ".join(part for part in parts if part)

@@ -20,6 +20,7 @@ from tasking.services.cases import submit_asset_request
 from tasking.services.questions import request_information
 from tasking.services.workflow import transition
 from tests.tasking.conftest import Org
+from tests.tasking.flow import decide, to_meeting
 from tests.web.conftest import csrf_token
 
 SignedIn = Callable[[str], FlaskClient]
@@ -292,3 +293,22 @@ def test_the_bcu_withdraws_an_undecided_request(
     assert "Withdraw this request" not in browser.get(f"/requests/{reference}").get_data(
         as_text=True
     )
+
+
+def test_a_declined_request_tells_the_bcu_why(
+    signed_in: SignedIn, web_org: Org, web_engine: Engine
+) -> None:
+    reference = submit_for(web_engine, web_org, "bcu_a", "Drone over the reservoir")
+    with session_scope(web_engine, write=False) as session:
+        case_id = int(session.exec(select(Case.id).where(Case.reference == reference)).one() or 0)
+    to_meeting(web_engine, web_org, case_id)
+    decide(
+        web_engine, web_org, case_id, outcome="declined", next_review=None,
+        decline_reason="Local options not yet tried (fictional).",
+    )  # fmt: skip
+    browser = signed_in("bcu_requester")
+    listing = browser.get("/requests").get_data(as_text=True)
+    assert "Declined because: Local options not yet tried (fictional)." in listing
+    page = browser.get(f"/requests/{reference}").get_data(as_text=True)
+    assert "Why it was declined" in page
+    assert "Local options not yet tried (fictional)." in page

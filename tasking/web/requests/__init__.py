@@ -19,6 +19,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session, col, select
 
+from config.workflow import load_workflow
 from tasking.models import ASSET_TYPES, Marking, Role, Strand, Theme
 from tasking.services import requests as service
 from tasking.services.cases import submit_asset_request
@@ -129,7 +130,12 @@ def _preview(session: Session, values: dict[str, Any]) -> tuple[Any, dict[str, s
 
 @bp.context_processor
 def _request_rules() -> dict[str, Any]:
-    return {"withdrawable": {state.value for state in service.WITHDRAWABLE}, "withdrawing": False}
+    partners = {p.code: p.name for p in load_workflow().partner_agencies}
+    return {
+        "withdrawable": {state.value for state in service.WITHDRAWABLE},
+        "withdrawing": False,
+        "partner_name": lambda code: partners.get(code, code),
+    }
 
 
 @bp.route("/new")
