@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore bench-web bench-audit clean
+.PHONY: install test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore bench-web bench-audit bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,7 @@ migration: $(STAMP)
 	engine = make_engine(f'sqlite:///{tempfile.mkdtemp()}/head.db'); \
 	upgrade(engine); autogenerate(engine, sys.argv[1])" "$(MSG)"
 
-bench: bench-scoring bench-board bench-rescore bench-web bench-audit
+bench: bench-scoring bench-board bench-rescore bench-web bench-audit bench-api
 
 bench-scoring: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
@@ -68,6 +68,9 @@ bench-web: $(STAMP)
 
 bench-audit: $(STAMP)
 	$(BIN)/python bench/bench_audit.py
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -152,11 +152,11 @@ def test_only_the_coordinator_disposes_and_a_reason_is_needed(
         assert session.get(Case, case_id).title != TOMBSTONE_TITLE  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the file is SQLite's
 def test_erased_text_is_gone_from_the_sqlite_file_and_its_wal(
     engine: Engine, org: Org, request_data: RequestData
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the database file is SQLite's")
+    assert engine.dialect.name == "sqlite"
     marker = f"ERASEME{uuid.uuid4().hex}"
     case_id = _full_case(engine, org, request_data, marker)
     path = Path(str(engine.url.database))
