@@ -8,8 +8,6 @@ download is the POST of a small reason form under the table).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,13 +21,13 @@ from tasking.services import audit
 from tasking.services.errors import Invalid, NotFound
 from tasking.web.audit import reasons
 from tasking.web.db import db
+from tasking.web.exports import csv_response
 from tasking.web.filters import highest_marking, mark_page
 from tasking.web.security import actor, roles
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 DEFAULT_DAYS = 30
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = [
     "seq", "when (UTC)", "who", "role", "category", "action", "record", "record marking",
     "reason", "reason details", "origin", "address", "session or token", "user agent", "detail",
@@ -161,44 +159,22 @@ def _page(
 
 
 def _csv(name: str, trail: audit.Trail, record: Any) -> Response:
-    marking = highest_marking(*trail.markings)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([marking])
-    writer.writerow(
-        _safe(
-            [
-                f"{trail.title}; exported by audit row {record.seq} on"
-                f" {record.at:%Y-%m-%d %H:%M} UTC; {len(trail.rows)} rows"
-                + ("; cut at the first rows: narrow the question" if trail.truncated else "")
-            ]
-        )
+    summary = (
+        f"{trail.title}; exported by audit row {record.seq} on"
+        f" {record.at:%Y-%m-%d %H:%M} UTC; {len(trail.rows)} rows"
+        + ("; cut at the first rows: narrow the question" if trail.truncated else "")
     )
-    writer.writerow(CSV_HEADER)
-    for row in trail.rows:
-        writer.writerow(
-            _safe(
-                [
-                    row.seq, row.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), row.who,
-                    row.role, row.category, row.action, row.record, row.marking,
-                    audit.reason_label(row.reason_code) if row.reason_code else "", row.reason,
-                    row.origin, row.address, row.credential, row.user_agent, row.detail,
-                ]
-            )
-        )  # fmt: skip
-    response = Response(buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="audit-{name}.csv"'
-    response.headers["X-Handling-Marking"] = marking
-    return response
-
-
-def _safe(cells: list[Any]) -> list[str]:
-    """Text a spreadsheet would run as a formula is exported inert (a leading apostrophe)."""
-    out = []
-    for cell in cells:
-        text = str(cell)
-        out.append("'" + text if text.startswith(_FORMULA_START) else text)
-    return out
+    rows = [
+        [
+            row.seq, row.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), row.who,
+            row.role, row.category, row.action, row.record, row.marking,
+            audit.reason_label(row.reason_code) if row.reason_code else "", row.reason,
+            row.origin, row.address, row.credential, row.user_agent, row.detail,
+        ]
+        for row in trail.rows
+    ]  # fmt: skip
+    marking = highest_marking(*trail.markings)
+    return csv_response(f"audit-{name}.csv", marking, [[summary], CSV_HEADER, *rows])
 
 
 def _log(

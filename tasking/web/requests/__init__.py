@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     redirect,
     render_template,
@@ -27,6 +24,7 @@ from tasking.services.errors import Conflict, Invalid
 from tasking.services.questions import answer_information_request
 from tasking.web.audit import reasons
 from tasking.web.db import db
+from tasking.web.exports import csv_response
 from tasking.web.filters import band as band_name
 from tasking.web.filters import mark_page, state_label
 from tasking.web.requests.guide import FACTOR_KEYS, FACTORS, LABELS
@@ -43,8 +41,6 @@ FACT_FIELDS = (
     "justification",
     "summary",
 )
-# Cells a spreadsheet would run as a formula: exported with a leading apostrophe.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _form_values() -> dict[str, Any]:
@@ -203,37 +199,29 @@ def export() -> ResponseReturnValue:
         return _export_reason(values, exc.fields)
     lines = service.export_bcu_requests(session=db(write=True), actor=actor())
     marking = mark_page(*(line.marking for line in lines))  # the highest of what it holds
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([marking])
-    writer.writerow(
-        ["reference", "title", "state", "theme", "asset type", "hours wanted", "hours granted",
-         "submitted", "band", "priority", "decision", "decided", "reason"]
-    )  # fmt: skip
-    for line in lines:
-        writer.writerow(
-            _safe_cells(
-                [
-                    line.reference,
-                    line.title,
-                    state_label(line.state),
-                    line.theme,
-                    ASSET_TYPES.get(line.asset_type or "", line.asset_type or ""),
-                    line.requested_hours,
-                    line.allocated_hours,
-                    line.submitted_at.date().isoformat() if line.submitted_at else "",
-                    band_name(line.band) if line.band is not None else "",
-                    f"{line.priority:.1f}" if line.priority is not None else "",
-                    line.outcome or "",
-                    line.decided_at.isoformat() if line.decided_at else "",
-                    line.reason,
-                ]
-            )
-        )
-    response = Response(buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = 'attachment; filename="bcu-requests.csv"'
-    response.headers["X-Handling-Marking"] = marking
-    return response
+    header = [
+        "reference", "title", "state", "theme", "asset type", "hours wanted", "hours granted",
+        "submitted", "band", "priority", "decision", "decided", "reason",
+    ]  # fmt: skip
+    rows = [
+        [
+            line.reference,
+            line.title,
+            state_label(line.state),
+            line.theme,
+            ASSET_TYPES.get(line.asset_type or "", line.asset_type or ""),
+            line.requested_hours,
+            line.allocated_hours,
+            line.submitted_at.date().isoformat() if line.submitted_at else "",
+            band_name(line.band) if line.band is not None else "",
+            f"{line.priority:.1f}" if line.priority is not None else "",
+            line.outcome or "",
+            line.decided_at.isoformat() if line.decided_at else "",
+            line.reason,
+        ]
+        for line in lines
+    ]
+    return csv_response("bcu-requests.csv", marking, [header, *rows])
 
 
 def _export_reason(values: dict[str, str], errors: dict[str, str]) -> ResponseReturnValue:
@@ -254,15 +242,6 @@ def _export_reason(values: dict[str, str], errors: dict[str, str]) -> ResponseRe
         errors=errors,
     )
     return page, 422 if errors else 200
-
-
-def _safe_cells(cells: list[Any]) -> list[str]:
-    """Text that a spreadsheet would evaluate as a formula is exported inert."""
-    safe = []
-    for cell in cells:
-        text = str(cell)
-        safe.append("'" + text if text.startswith(_FORMULA_START) else text)
-    return safe
 
 
 @bp.route("/<reference>")
