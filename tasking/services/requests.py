@@ -35,7 +35,7 @@ from tasking.services.cases import lock_for_edit
 from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tasking.services.schemas import TEXT_SHORT, AssessmentIn, validate
 from tasking.services.scores import current_model, sync_board_row
-from tasking.services.workflow import retention_date
+from tasking.services.workflow import close_case
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
@@ -272,12 +272,10 @@ def withdraw_request(
         session=session, actor=actor, case_id=int(found.case.id or 0),
         expected_version=expected_version,
     )  # fmt: skip
-    before, now = case.state, utcnow()
+    before = case.state
     case.state = State.CLOSED.value
+    close_case(session, case, None, utcnow())
     case.outcome = WITHDRAWN
-    case.closed_at = now
-    case.next_review = None
-    case.retain_until = retention_date(case, None, now.date())
     session.add(case)
     sync_board_row(session=session, case=case)
     record_event(

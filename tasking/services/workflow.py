@@ -190,7 +190,7 @@ def transition(
     if target == S.SUBMITTED:
         case.submitted_at = now
     if target == S.CLOSED:
-        _close(session, case, outcome_in, now)
+        close_case(session, case, outcome_in, now)
     session.add(case)
     sync_board_row(session=session, case=case)
     record_event(
@@ -228,7 +228,8 @@ def _closing_outcome(case: Case, target: State, outcome: Any) -> OutcomeIn | Non
     return outcome_in
 
 
-def _close(session: Session, case: Case, outcome_in: OutcomeIn | None, now: datetime) -> None:
+def close_case(session: Session, case: Case, outcome_in: OutcomeIn | None, now: datetime) -> None:
+    """Close a case: no more operational review; its retention date from the schedule."""
     last = session.exec(
         select(Decision.outcome)
         .where(Decision.case_id == case.id)
