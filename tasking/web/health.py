@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from tasking.broker import broker_problem
 from tasking.web.db import app_engine
 
 bp = Blueprint("health", __name__)
@@ -26,15 +26,7 @@ def database_ok() -> bool:
 
 def broker_ok() -> bool:
     """True when the Redis broker answers PING within a couple of seconds."""
-    url: str = current_app.config["TASKING_BROKER_URL"]
-    try:
-        client = redis.Redis.from_url(
-            url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
-        )
-        with client:
-            return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
+    return broker_problem(current_app.config["TASKING_BROKER_URL"], PROBE_TIMEOUT_S) is None
 
 
 @bp.route("/healthz")
