@@ -13,7 +13,6 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, g, request
 from flask_limiter import Limiter
@@ -107,25 +106,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 
 def _blueprints(app: Flask) -> None:
-    from tasking.web import auth, health
+    """One blueprint per audience."""
+    from tasking.web import (
+        account,
+        admin,
+        api,
+        audit,
+        auth,
+        board,
+        cases,
+        health,
+        requests,
+        reviews,
+    )  # fmt: skip
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(health.bp)
-    for name in ("board", "cases", "requests", "admin", "audit", "api", "account", "reviews"):
-        blueprint = getattr(_optional_blueprint(name), "bp", None)
-        if blueprint is not None:
-            app.register_blueprint(blueprint)
-
-
-def _optional_blueprint(name: str) -> Any:
-    """A blueprint package of tasking.web, when it exists (audiences arrive one by one)."""
-    import importlib
-    import importlib.util
-
-    full = f"tasking.web.{name}"
-    if importlib.util.find_spec(full) is None:
-        return None
-    return importlib.import_module(full)
+    for module in (auth, health, board, cases, requests, account, admin, reviews, audit, api):
+        app.register_blueprint(module.bp)
 
 
 def _login_manager(app: Flask) -> None:
