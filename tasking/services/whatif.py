@@ -25,7 +25,8 @@ TOP = 20
 _TIEBREAKS = {
     "sqlite": (
         "julianday(s.bk_deadline)",
-        "CAST(strftime('%s', s.bk_submitted) AS INTEGER)"
+        # Whole seconds from the text without its fraction (SQLite would round .9996 up).
+        "CAST(strftime('%s', substr(s.bk_submitted, 1, 19)) AS INTEGER)"
         " + CAST(substr(s.bk_submitted, 20) AS REAL)",
     ),
     "postgresql": (

@@ -17,7 +17,10 @@ depends_on = None
 
 _CODES = ("p", "ps", "f", "c", "s", "v", "l", "cf", "ca", "cb", "o", "t")
 _EPOCH = {
-    "sqlite": "CAST(strftime('%s', a.intel_at) AS INTEGER) + CAST(substr(a.intel_at, 20) AS REAL)",
+    # Whole seconds from the text without its fraction: SQLite reads fractions to the
+    # millisecond and would round .9996 up into the next second.
+    "sqlite": "CAST(strftime('%s', substr(a.intel_at, 1, 19)) AS INTEGER)"
+    " + CAST(substr(a.intel_at, 20) AS REAL)",
     "postgresql": "CAST(EXTRACT(EPOCH FROM a.intel_at) AS DOUBLE PRECISION)",
 }
 
