@@ -140,3 +140,17 @@ def test_outbox_keeps_what_the_broker_did_not_take_and_sends_it_once(
     message = json.loads(broker.lindex("scoring", 0))  # type: ignore[arg-type]
     assert message["headers"]["id"] == f"outbox-{row.id}"  # a re-send starts the work once
     assert json.loads(base64.b64decode(message["body"]))[0] == ["all", "model published", "model"]
+
+
+def test_whatif_reads_submission_times_to_the_microsecond_on_sqlite() -> None:
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from tasking.services.whatif import _TIEBREAKS
+
+    moment = datetime(2026, 12, 4, 17, 49, 10, 999605, tzinfo=UTC)  # in the last millisecond
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE s (bk_submitted TEXT)")
+        conn.execute("INSERT INTO s VALUES (?)", (moment.strftime("%Y-%m-%d %H:%M:%S.%f"),))
+        (seconds,) = conn.execute(f"SELECT {_TIEBREAKS['sqlite'][1]} FROM s").fetchone()
+    assert seconds == pytest.approx(moment.timestamp(), abs=1e-6)
