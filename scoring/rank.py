@@ -14,19 +14,38 @@ ordered level by level: the key's low bits, position, deadline, submission
 time, id. Each level sorts only the rows still tied after the levels before
 it, on one packed (group, rank) number, so the work shrinks as it goes.
 Rows equal in every key (possible only with duplicate ids) keep input order.
+
+Below that, the arithmetic of movement between two board orders (how far each
+case moved, the biggest moves) and the compact bytes an order is stored as in a
+rank snapshot. All of it is pure: tested in tests/scoring/test_rank.py without a
+database.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["rank_order", "ranks", "top_k"]
+__all__ = [
+    "biggest_moves",
+    "decode_priorities",
+    "decode_snapshot",
+    "encode_priorities",
+    "encode_snapshot",
+    "rank_moves",
+    "rank_order",
+    "ranks",
+    "top_k",
+]
 
 IndexArray = npt.NDArray[np.intp]
+# rank_moves uses tables indexed by case id (int32 positions, so under 2**31 cases)
+# unless the ids are sparser than this many per case in the two orders.
+DENSE_IDS_FACTOR = 2
 
 
 def _as_1d(name: str, values: Any, n: int, dtype: Any) -> np.ndarray:
@@ -276,3 +295,69 @@ def top_k(
     )
     result: IndexArray = candidates[sub_order[:k]]
     return result
+
+
+# --- Movement between two board orders, and the stored form of an order ------------------
+
+
+def encode_snapshot(ids: np.ndarray) -> bytes:
+    """Case ids in board order as stored in a snapshot (little-endian int64, compressed)."""
+    return zlib.compress(np.asarray(ids).astype("<i8").tobytes(), 1)
+
+
+def encode_priorities(priorities: np.ndarray) -> bytes:
+    """The priorities beside a snapshot's case ids (little-endian float64, compressed)."""
+    return zlib.compress(np.asarray(priorities).astype("<f8").tobytes(), 1)
+
+
+def decode_snapshot(blob: bytes) -> np.ndarray:
+    """Case ids in board order from a stored snapshot."""
+    return np.frombuffer(zlib.decompress(blob), dtype="<i8").astype(np.int64)
+
+
+def decode_priorities(blob: bytes) -> np.ndarray:
+    """The priorities stored beside a snapshot's case ids, in the same order."""
+    return np.frombuffer(zlib.decompress(blob), dtype="<f8").astype(np.float64)
+
+
+def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
+    """Ranks of the cases present in both orders, and how far each moved (positive = up).
+
+    In case id order. Ids are dense, so each order's positions go into a table
+    indexed by id: linear time, where intersecting sorted copies is not.
+    """
+    top_id = int(max(before.max(initial=0), after.max(initial=0)))
+    if top_id > DENSE_IDS_FACTOR * (len(before) + len(after)) + 1024 or top_id >= 2**31:
+        common, i_before, i_after = np.intersect1d(
+            before, after, assume_unique=True, return_indices=True
+        )
+    else:
+        at_before = np.full(top_id + 1, -1, dtype=np.int32)
+        at_after = np.full(top_id + 1, -1, dtype=np.int32)
+        at_before[before] = np.arange(len(before), dtype=np.int32)
+        at_after[after] = np.arange(len(after), dtype=np.int32)
+        common = np.flatnonzero((at_before >= 0) & (at_after >= 0))
+        i_before = at_before[common].astype(np.int64)
+        i_after = at_after[common].astype(np.int64)
+    return {
+        "case_id": common.astype(np.int64),
+        "before": i_before + 1,
+        "after": i_after + 1,
+        "delta": i_before - i_after,
+    }
+
+
+def biggest_moves(delta: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest non-zero moves, largest first, ties in index order.
+
+    The same as the head of a stable full sort, from a partition and a sort of
+    the few candidates left.
+    """
+    if k < 1:
+        return np.zeros(0, dtype=np.intp)
+    size = np.abs(delta)
+    floor = 1
+    if len(size) > k:
+        floor = max(floor, int(np.partition(size, len(size) - k)[len(size) - k]))
+    candidates = np.flatnonzero(size >= floor)
+    return candidates[np.argsort(-size[candidates], kind="stable")][:k]

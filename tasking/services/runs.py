@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 import scoring
+from scoring.rank import (
+    biggest_moves,
+    decode_priorities,
+    encode_priorities,
+    encode_snapshot,
+    rank_moves,
+)
+from scoring.rank import decode_snapshot as decode_snapshot  # board and case pages read it
 from tasking.db import fetch_rows, sql_true, writer
 from tasking.models import (
     BOARD_ORDER,
@@ -53,9 +60,6 @@ from tasking.services.sweep import fail_run, quick_writer
 
 DEFAULT_CHUNK = 20_000
 TOP_MOVERS = 10
-# rank_moves uses tables indexed by case id (int32 positions, so under 2**31 cases)
-# unless the ids are sparser than this many per case in the two orders.
-DENSE_IDS_FACTOR = 2
 # Core tables, for row reads and conditional updates inside a chunk's own transaction.
 RUNS: Table = ScoringRun.__table__  # type: ignore[attr-defined]
 CHUNKS: Table = RunChunk.__table__  # type: ignore[attr-defined]
@@ -336,10 +340,6 @@ def board_order(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
     return data["id"], -data["key"]
 
 
-def _pack(values: np.ndarray, dtype: str) -> bytes:
-    return zlib.compress(values.astype(dtype).tobytes(), 1)
-
-
 def take_snapshot(
     conn: Connection, *, run_id: int | None, kind: str, taken_at: datetime
 ) -> list[dict[str, Any]]:
@@ -354,7 +354,7 @@ def take_snapshot(
     conn.execute(
         SNAPSHOTS.insert().values(
             run_id=run_id, kind=kind, taken_at=taken_at, cases=len(ids),
-            case_ids=_pack(ids, "<i8"), priorities=_pack(priorities, "<f8"),
+            case_ids=encode_snapshot(ids), priorities=encode_priorities(priorities),
         )
     )  # fmt: skip
     if previous is None:
@@ -377,59 +377,6 @@ def take_snapshot(
             {"case_id": int(moves["case_id"][i]), "from": rank_from, "to": rank_to, "why": why}
         )
     return result
-
-
-def decode_snapshot(blob: bytes) -> np.ndarray:
-    """Case ids in board order from a stored snapshot."""
-    return np.frombuffer(zlib.decompress(blob), dtype="<i8").astype(np.int64)
-
-
-def decode_priorities(blob: bytes) -> np.ndarray:
-    """The priorities stored beside a snapshot's case ids, in the same order."""
-    return np.frombuffer(zlib.decompress(blob), dtype="<f8").astype(np.float64)
-
-
-def rank_moves(before: np.ndarray, after: np.ndarray) -> dict[str, np.ndarray]:
-    """Ranks of the cases present in both orders, and how far each moved (positive = up).
-
-    In case id order. Ids are dense, so each order's positions go into a table
-    indexed by id: linear time, where intersecting sorted copies is not.
-    """
-    top_id = int(max(before.max(initial=0), after.max(initial=0)))
-    if top_id > DENSE_IDS_FACTOR * (len(before) + len(after)) + 1024 or top_id >= 2**31:
-        common, i_before, i_after = np.intersect1d(
-            before, after, assume_unique=True, return_indices=True
-        )
-    else:
-        at_before = np.full(top_id + 1, -1, dtype=np.int32)
-        at_after = np.full(top_id + 1, -1, dtype=np.int32)
-        at_before[before] = np.arange(len(before), dtype=np.int32)
-        at_after[after] = np.arange(len(after), dtype=np.int32)
-        common = np.flatnonzero((at_before >= 0) & (at_after >= 0))
-        i_before = at_before[common].astype(np.int64)
-        i_after = at_after[common].astype(np.int64)
-    return {
-        "case_id": common.astype(np.int64),
-        "before": i_before + 1,
-        "after": i_after + 1,
-        "delta": i_before - i_after,
-    }
-
-
-def biggest_moves(delta: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest non-zero moves, largest first, ties in index order.
-
-    The same as the head of a stable full sort, from a partition and a sort of
-    the few candidates left.
-    """
-    if k < 1:
-        return np.zeros(0, dtype=np.intp)
-    size = np.abs(delta)
-    floor = 1
-    if len(size) > k:
-        floor = max(floor, int(np.partition(size, len(size) - k)[len(size) - k]))
-    candidates = np.flatnonzero(size >= floor)
-    return candidates[np.argsort(-size[candidates], kind="stable")][:k]
 
 
 def _review_lists(conn: Connection, day: date) -> dict[str, Any]:

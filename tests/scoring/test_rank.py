@@ -8,6 +8,14 @@ import numpy as np
 import pytest
 
 from scoring import rank_order, ranks, top_k
+from scoring.rank import (
+    biggest_moves,
+    decode_priorities,
+    decode_snapshot,
+    encode_priorities,
+    encode_snapshot,
+    rank_moves,
+)
 from tests.scoring.reference import rank_reference
 
 # Few distinct values, so every tie-break level is exercised many times.
@@ -197,3 +205,49 @@ def test_rank_order_rejects_threat_flags_other_than_0_or_1() -> None:
         rank_order([1.0, 2.0], [0, 2], [3, 3])
     with pytest.raises(ValueError, match="threat"):
         top_k(1, [1.0, 2.0], [-1, 0], [3, 3])
+
+
+# --- movement between two orders, and their stored form ---
+
+
+def test_rank_moves_reports_rank_changes_for_cases_in_both() -> None:
+    moves = rank_moves(np.array([5, 7, 9]), np.array([9, 5, 11]))
+    assert moves["case_id"].tolist() == [5, 9]
+    assert moves["before"].tolist() == [1, 3]
+    assert moves["after"].tolist() == [2, 1]
+    assert moves["delta"].tolist() == [-1, 2]
+
+
+@pytest.mark.parametrize("spread", [1, 3, 1000], ids=["dense", "gappy", "sparse"])
+def test_rank_moves_match_intersecting_the_orders(spread: int) -> None:
+    rng = np.random.default_rng(spread)
+    pool = rng.choice(np.arange(1, 5000 * spread + 1), size=5000, replace=False)
+    before = rng.permutation(pool[:4000])
+    after = rng.permutation(np.concatenate([pool[1000:4000], pool[4000:]]))
+    common, i_before, i_after = np.intersect1d(
+        before, after, assume_unique=True, return_indices=True
+    )
+    moves = rank_moves(before, after)
+    assert moves["case_id"].tolist() == common.tolist()
+    assert moves["before"].tolist() == (i_before + 1).tolist()
+    assert moves["after"].tolist() == (i_after + 1).tolist()
+    assert moves["delta"].tolist() == (i_before - i_after).tolist()
+    assert rank_moves(before[:0], after)["case_id"].tolist() == []
+
+
+@pytest.mark.parametrize("k", [0, 1, 10, 400])
+def test_biggest_moves_are_the_head_of_a_stable_sort_without_zeros(k: int) -> None:
+    rng = np.random.default_rng(k)
+    delta = rng.integers(-6, 7, size=300)  # many ties, many zeros
+    delta[rng.random(300) < 0.5] = 0
+    full = [i for i in np.argsort(-np.abs(delta), kind="stable") if delta[i]][:k]
+    assert biggest_moves(delta, k).tolist() == full
+    assert biggest_moves(np.zeros(50, dtype=np.int64), 10).tolist() == []
+
+
+def test_a_snapshot_decodes_to_the_order_and_priorities_it_stored() -> None:
+    ids = np.array([42, 7, 2**40, 1], dtype=np.int64)
+    priorities = np.array([216.0, 89.99999999999999, 0.0, 14.28])
+    assert decode_snapshot(encode_snapshot(ids)).tolist() == ids.tolist()
+    assert decode_priorities(encode_priorities(priorities)).tolist() == priorities.tolist()
+    assert decode_snapshot(encode_snapshot(np.zeros(0, dtype=np.int64))).tolist() == []

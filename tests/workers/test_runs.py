@@ -6,12 +6,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-import numpy as np
 import psycopg
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from scoring.rank import decode_snapshot
 from tasking.db import session_scope
 from tasking.models import (
     Case,
@@ -25,11 +25,8 @@ from tasking.models import (
 from tasking.services.cases import submit_asset_request
 from tasking.services.errors import Invalid, NotFound
 from tasking.services.runs import (
-    biggest_moves,
     chunk_ids,
-    decode_snapshot,
     finish_if_complete,
-    rank_moves,
     record_chunk_failure,
     run_chunk,
     start_run,
@@ -165,41 +162,6 @@ def test_nightly_finish_summarises_snapshots_and_lists_reviews(
                           now=later_now + timedelta(days=1))  # fmt: skip
     assert (third.cases_total, third.cases_changed) == (12, 1)
     assert json.loads(third.summary)["cases_settled"] == 11
-
-
-def test_rank_moves_reports_rank_changes_for_cases_in_both() -> None:
-    moves = rank_moves(np.array([5, 7, 9]), np.array([9, 5, 11]))
-    assert moves["case_id"].tolist() == [5, 9]
-    assert moves["before"].tolist() == [1, 3]
-    assert moves["after"].tolist() == [2, 1]
-    assert moves["delta"].tolist() == [-1, 2]
-
-
-@pytest.mark.parametrize("spread", [1, 3, 1000], ids=["dense", "gappy", "sparse"])
-def test_rank_moves_match_intersecting_the_orders(spread: int) -> None:
-    rng = np.random.default_rng(spread)
-    pool = rng.choice(np.arange(1, 5000 * spread + 1), size=5000, replace=False)
-    before = rng.permutation(pool[:4000])
-    after = rng.permutation(np.concatenate([pool[1000:4000], pool[4000:]]))
-    common, i_before, i_after = np.intersect1d(
-        before, after, assume_unique=True, return_indices=True
-    )
-    moves = rank_moves(before, after)
-    assert moves["case_id"].tolist() == common.tolist()
-    assert moves["before"].tolist() == (i_before + 1).tolist()
-    assert moves["after"].tolist() == (i_after + 1).tolist()
-    assert moves["delta"].tolist() == (i_before - i_after).tolist()
-    assert rank_moves(before[:0], after)["case_id"].tolist() == []
-
-
-@pytest.mark.parametrize("k", [0, 1, 10, 400])
-def test_biggest_moves_are_the_head_of_a_stable_sort_without_zeros(k: int) -> None:
-    rng = np.random.default_rng(k)
-    delta = rng.integers(-6, 7, size=300)  # many ties, many zeros
-    delta[rng.random(300) < 0.5] = 0
-    full = [i for i in np.argsort(-np.abs(delta), kind="stable") if delta[i]][:k]
-    assert biggest_moves(delta, k).tolist() == full
-    assert biggest_moves(np.zeros(50, dtype=np.int64), 10).tolist() == []
 
 
 def test_filtered_run_rescores_only_that_board(
