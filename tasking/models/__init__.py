@@ -22,6 +22,7 @@ from tasking.models.enums import (
     Strand,
     UnitKind,
 )
+from tasking.models.links import LINK_REASON_MAX, LINK_TYPES, CaseLink
 from tasking.models.org import ASSET_TYPES, Asset, Theme, Unit, User
 from tasking.models.outbox import TaskOutbox
 from tasking.models.reviews import RecordReview
@@ -41,6 +42,8 @@ __all__ = [
     "ASSET_TYPES",
     "BOARD_ORDER",
     "DECISION_STATES",
+    "LINK_REASON_MAX",
+    "LINK_TYPES",
     "MARKING_ORDER",
     "NO_DEADLINE",
     "OPEN_STATES",
@@ -54,6 +57,7 @@ __all__ = [
     "AuditVerification",
     "Case",
     "CaseKind",
+    "CaseLink",
     "CaseScore",
     "Decision",
     "DecisionAsset",
