@@ -133,24 +133,18 @@ def _check_decision(
     return chair_id, assets
 
 
-def record_decision(
-    *,
-    session: Session,
-    actor: User,
-    case_id: int,
-    expected_version: int,
-    data: Any,
-    now: datetime | None = None,
-) -> Decision:
-    """Record the meeting's decision with the exact score it saw (DecisionIn)."""
-    require(actor, "decision.record")
-    decision_in = validate(DecisionIn, data)
-    if decision_in.immediate:
-        require(actor, "decision.immediate")
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
-    )
-    assessment = get_assessment(session, case)
+# The decision's own fields, stored as the meeting gave them (DecisionIn); the rest of
+# the record is what the meeting saw (_what_the_meeting_saw) or computed here.
+_COPIED = {
+    "outcome", "grading_varied", "variation_rationale", "information", "threat_risk",
+    "powers_policy", "options", "action", "asset_type_reason", "referral_destination",
+    "decline_reason", "conditions", "owner_id", "next_review", "dissent", "immediate",
+}  # fmt: skip
+
+
+def _check_meeting_gate(case: Case, assessment: Assessment, decision_in: DecisionIn) -> None:
+    """A decision is for work awaiting the meeting with a current moderation (or, immediate,
+    a threat to life not yet decided), on the assessment version the papers showed."""
     if decision_in.immediate:
         if assessment.t != 1 or case.state not in IMMEDIATE_FROM:
             raise Conflict(
@@ -174,52 +168,65 @@ def record_decision(
             f" {assessment.version}, papers {decision_in.assessment_version}); review it first",
             fields={"assessment_version": "stale"},
         )
+
+
+def _what_the_meeting_saw(session: Session, score: CaseScore) -> dict[str, Any]:
+    """The score as the meeting saw it, with the model that made it (docs/domain.md)."""
+    version = session.exec(
+        select(ModelVersion).where(ModelVersion.id == score.model_version_id)
+    ).one()
+    return {
+        "vector_shown": score.scored_vector,
+        "age_days_shown": score.age_days,
+        "priority_shown": score.priority,
+        "band_shown": score.band,
+        "grading_shown": engine_model(version).grading_text(score.band, score.position_grade),
+        "rank_shown": board_rank(session, score),
+        "model_version_id": score.model_version_id,
+        "model_name": version.name,
+        "model_number": version.version,
+        "model_hash": version.content_hash,
+    }
+
+
+def record_decision(
+    *,
+    session: Session,
+    actor: User,
+    case_id: int,
+    expected_version: int,
+    data: Any,
+    now: datetime | None = None,
+) -> Decision:
+    """Record the meeting's decision with the exact score it saw (DecisionIn)."""
+    require(actor, "decision.record")
+    decision_in = validate(DecisionIn, data)
+    if decision_in.immediate:
+        require(actor, "decision.immediate")
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    )
+    assessment = get_assessment(session, case)
+    _check_meeting_gate(case, assessment, decision_in)
     now = now or utcnow()
     chair_id, assets = _check_decision(session, actor, case, decision_in, now.date())
     score = session.get(CaseScore, case.id)
     if score is None:
         raise Conflict(f"{case.reference} has no score", fields={"score": "missing"})
-    version = session.exec(
-        select(ModelVersion).where(ModelVersion.id == score.model_version_id)
-    ).one()
     hours = sum(granted.hours for granted in decision_in.assets)
     decision = Decision(
         case_id=pk(case),
         score_version=score.score_version,
         assessment_version=assessment.version,
         papers_score_version=decision_in.score_version,
-        vector_shown=score.scored_vector,
-        age_days_shown=score.age_days,
-        priority_shown=score.priority,
-        band_shown=score.band,
-        grading_shown=engine_model(version).grading_text(score.band, score.position_grade),
-        rank_shown=board_rank(session, score),
-        model_version_id=score.model_version_id,
-        model_name=version.name,
-        model_number=version.version,
-        model_hash=version.content_hash,
-        outcome=decision_in.outcome,
-        grading_varied=decision_in.grading_varied,
-        variation_rationale=decision_in.variation_rationale,
-        information=decision_in.information,
-        threat_risk=decision_in.threat_risk,
-        powers_policy=decision_in.powers_policy,
-        options=decision_in.options,
-        action=decision_in.action,
+        **_what_the_meeting_saw(session, score),
+        **decision_in.model_dump(include=_COPIED),
         chair_id=chair_id,
         recorded_by_id=pk(actor),
         decided_at=now,
         asset_id=assets[0].id if assets else None,
         hours_granted=hours,
-        asset_type_reason=decision_in.asset_type_reason,
-        referral_destination=decision_in.referral_destination,
-        decline_reason=decision_in.decline_reason,
-        conditions=decision_in.conditions,
-        owner_id=decision_in.owner_id,
         strands=int(Strand.parse(decision_in.strands)),
-        next_review=decision_in.next_review,
-        dissent=decision_in.dissent,
-        immediate=decision_in.immediate,
     )
     session.add(decision)
     session.flush()
