@@ -8,7 +8,9 @@ state); these views only translate.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
+from flask import g
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
@@ -28,8 +30,10 @@ from tasking.models import (
     Strand,
     pk,
 )
+from tasking.services.audit import REASONS, check_reason
 from tasking.services.cases import get_assessment, get_case, update_assessment
 from tasking.services.decisions import case_decisions, record_decision
+from tasking.services.errors import Invalid
 from tasking.services.moderation import moderate_score
 from tasking.services.questions import information_requests, request_information
 from tasking.services.scores import engine_model
@@ -55,8 +59,15 @@ from tasking.web.api.case_schemas import (
     TransitionIn,
 )
 from tasking.web.api.preview import move_out
-from tasking.web.api.schemas import ModelInfo, QuestionOut
+from tasking.web.api.schemas import (
+    REASON_CODE_HEADER,
+    REASON_TEXT_HEADER,
+    AccessReasonHeaders,
+    ModelInfo,
+    QuestionOut,
+)
 from tasking.web.api.spec import operation
+from tasking.web.audit.reasons import restricted
 from tasking.web.db import db
 from tasking.web.security import BOARD_ROLES, actor
 
@@ -70,6 +81,29 @@ _CASE_PARTS = (
     "questions",
 )  # fmt: skip
 _INPUTS = ("P", "Ps", "F", "C", "S", "V", "L", "Cf", "Ca", "Cb", "O", "T")
+
+
+def require_reason(case: Case, headers: AccessReasonHeaders) -> None:
+    """The reason sent for reading `case`, for its audit rows; Invalid if it is restricted
+    (marked above OFFICIAL-SENSITIVE) and none, or a bad one, was sent.
+
+    Call it after the need-to-know check and before anything of the case is answered.
+    """
+    code, words = headers.reason_code or "", unquote(headers.reason or "")
+    if not code and not words and not restricted(case.marking):
+        return
+    try:
+        g.audit_reason = check_reason(code, words)
+    except Invalid as exc:
+        names = {"reason_code": REASON_CODE_HEADER, "reason": REASON_TEXT_HEADER}
+        fields = {names.get(name, name): text for name, text in exc.fields.items()}
+        raise Invalid(
+            f"{case.reference} is marked {case.marking}: say why you need it in the header"
+            f" {REASON_CODE_HEADER} ({', '.join(code for code, _ in REASONS)}) and, for"
+            f" other, in {REASON_TEXT_HEADER};"
+            " the reason is kept in the audit log",
+            fields=fields,
+        ) from None
 
 
 def copied(row: object, out: type[BaseModel], computed: set[str]) -> dict[str, Any]:
@@ -193,14 +227,22 @@ def change_out(session: Session, case: Case) -> CaseChangeOut:
 
 
 @bp.get(CASE)
-@operation(BOARD_ROLES, tag="cases", resp=CaseOut)
-def read_case(case_id: int) -> CaseOut:
+@operation(BOARD_ROLES, tag="cases", resp=CaseOut, headers=AccessReasonHeaders)
+def read_case(case_id: int, headers: AccessReasonHeaders) -> CaseOut:
     """A case with its assessment, score breakdown, score history, intelligence and decisions.
 
     The answer's `version` is what a change must send back. The view is logged.
+    A case marked above OFFICIAL-SENSITIVE (SECRET) is read only with a reason: the
+    header `X-Access-Reason-Code` (one of the codes listed) and, when it is `other`,
+    `X-Access-Reason` saying why. Without one the answer is a 422 naming the header,
+    with nothing of the case; the reason is kept on the consultation's audit row.
+    Lists (`/board`, `/requests`) do not ask, as the web board does not: each list
+    is logged as a disclosure naming every case on it.
     """
-    session = db(write=True)  # the consultation is logged
-    case = get_case(session=session, actor=actor(), case_id=case_id)
+    session, user = db(write=True), actor()  # the consultation is logged
+    case = get_case(session=session, actor=user, case_id=case_id, log_view=False)
+    require_reason(case, headers)
+    case = get_case(session=session, actor=user, case_id=case_id)  # logged, with the reason
     return case_out(session, case)
 
 

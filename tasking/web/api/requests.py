@@ -20,8 +20,9 @@ from tasking.services.requests import (
 from tasking.services.scores import engine_model
 from tasking.web.api import bp
 from tasking.web.api.case_schemas import AnswerBodyIn, QuestionCreatedOut
-from tasking.web.api.cases import question_out
+from tasking.web.api.cases import question_out, require_reason
 from tasking.web.api.schemas import (
+    AccessReasonHeaders,
     AssetRequestIn,
     IdempotencyHeaders,
     RequestDecisionOut,
@@ -149,13 +150,16 @@ def list_requests(query: RequestsQuery) -> RequestPageOut:
 
 
 @bp.get(f"/requests/{REFERENCE}")
-@operation(Role.BCU_REQUESTER, tag="requests", resp=RequestOut)
-def read_request(reference: str) -> RequestOut:
+@operation(Role.BCU_REQUESTER, tag="requests", resp=RequestOut, headers=AccessReasonHeaders)
+def read_request(reference: str, headers: AccessReasonHeaders) -> RequestOut:
     """One of the caller's BCU's requests: decisions, score history, questions (404 otherwise).
 
     The answer's `version` is what an answer to an open question sends back.
+    A request marked above OFFICIAL-SENSITIVE needs a reason, as `GET /cases/{case_id}`.
     """
     session, user = db(write=True), actor()  # the view is logged
+    found = get_bcu_request(session=session, actor=user, reference=reference, log_view=False)
+    require_reason(found.case, headers)
     detail = get_bcu_request(session=session, actor=user, reference=reference)
     case = detail.case
     questions = information_requests(session=session, actor=user, case_id=pk(case))

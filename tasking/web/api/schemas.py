@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tasking.models import State
+from tasking.services.audit import REASON_TEXT_MAX, REASONS
 from tasking.services.schemas import TEXT_SHORT, AssetRequestIn, StrictIn
 from tasking.web.api.spec import MAX_ID
 
@@ -204,6 +205,41 @@ class IdempotencyHeaders(BaseModel):
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
         description="Any unique string (e.g. a UUID); kept 24 hours per user.",
+    )
+
+
+# Why a restricted case is read
+
+REASON_CODE_HEADER = "X-Access-Reason-Code"
+REASON_TEXT_HEADER = "X-Access-Reason"
+
+
+class AccessReasonHeaders(BaseModel):
+    """Why the caller needs a case marked above OFFICIAL-SENSITIVE (kept in the audit log).
+
+    Required for such a case (a 422 naming the header without it, before anything of
+    the case is sent); optional, and kept with the consultation if sent, for any other.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    reason_code: str | None = Field(
+        default=None,
+        alias=REASON_CODE_HEADER,
+        max_length=32,
+        description="Why you need the case, one of: "
+        + "; ".join(f"`{code}` ({words})" for code, words in REASONS)
+        + ". The same short list as the web page asks from.",
+        json_schema_extra={"enum": [code for code, _ in REASONS]},
+    )
+    reason: str | None = Field(
+        default=None,
+        alias=REASON_TEXT_HEADER,
+        max_length=3 * REASON_TEXT_MAX,
+        description=(
+            f"Your words, at least 5 characters when the code is `other` (at most"
+            f" {REASON_TEXT_MAX}); percent-encode (UTF-8) anything but printable ASCII."
+        ),
     )
 
 
