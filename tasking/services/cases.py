@@ -8,9 +8,11 @@ and one audit event together (the caller commits or rolls back as a whole).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import update
 from sqlmodel import Session, select
 
@@ -66,6 +68,8 @@ PROVISIONAL_THREAT = AssessmentIn(
     P=0, Ps=0, F=0, C=0, S=1, V=0, L=1, Cf="L", Ca=0, Cb=0, O=0, T=1,
     rationale="Threat to life submitted with the facts alone; assessment to follow.",
 )  # fmt: skip
+
+In = TypeVar("In", bound=BaseModel)
 
 
 def assessment_values(data: AssessmentIn) -> dict[str, Any]:
@@ -174,14 +178,8 @@ def submit_asset_request(
         state=State.DRAFT if draft else State.SUBMITTED,
         now=now,
     )
-    record_event(
-        session=session,
-        actor=actor,
-        category="collection",
-        action="request.submit",
-        entity_type="case",
-        entity_id=case.id,
-        detail={"state": case.state},
+    record_case_event(
+        session, actor, case, "collection", "request.submit", detail={"state": case.state}
     )
     return case
 
@@ -202,14 +200,8 @@ def create_case(*, session: Session, actor: User, data: Any, now: datetime | Non
         state=State.SUBMITTED,
         now=now or utcnow(),
     )
-    record_event(
-        session=session,
-        actor=actor,
-        category="collection",
-        action="case.create",
-        entity_type="case",
-        entity_id=case.id,
-        detail={"kind": kind.name.lower()},
+    record_case_event(
+        session, actor, case, "collection", "case.create", detail={"kind": kind.name.lower()}
     )
     return case
 
@@ -221,15 +213,47 @@ def get_case(*, session: Session, actor: User, case_id: int, log_view: bool = Tr
     if case is None:
         raise NotFound(f"case {case_id} not found")
     if log_view:
-        record_event(
-            session=session,
-            actor=actor,
-            category="consultation",
-            action="case.view",
-            entity_type="case",
-            entity_id=case.id,
-        )
+        record_case_event(session, actor, case, "consultation", "case.view")
     return case
+
+
+def open_edit(
+    *,
+    session: Session,
+    actor: User,
+    permission: str,
+    schema: type[In],
+    data: Any,
+    case_id: int,
+    expected_version: int,
+) -> tuple[In, Case]:
+    """How every human edit of a case opens: the actor's permission, the input checked
+    (nothing is claimed when it is invalid), then the case claimed at the version the
+    user saw (lock_for_edit). Returns the checked input and the case."""
+    require(actor, permission)
+    values = validate(schema, data)
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    )
+    return values, case
+
+
+def record_case_event(
+    session: Session,
+    actor: User,
+    case: Case,
+    category: str,
+    action: str,
+    *,
+    reason: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """One audit row about a case (tasking.services.audit.record_event), in the caller's
+    transaction."""
+    record_event(
+        session=session, actor=actor, category=category, action=action, entity_type="case",
+        entity_id=case.id, reason=reason, detail=detail,
+    )  # fmt: skip
 
 
 def lock_for_edit(*, session: Session, actor: User, case_id: int, expected_version: int) -> Case:
@@ -303,13 +327,12 @@ def update_assessment(
     why = reason.strip() or ("assessment completed" if completing else "assessment changed")
     reassessed(session=session, actor=actor, case=case, assessment=row, reason=why)
     score_case(session=session, case=case, assessment=row, reason=RunKind.EDIT, now=now)
-    record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="assessment.update",
-        entity_type="case",
-        entity_id=case.id,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "assessment.update",
         reason=why,
         detail={"from": before, "to": row.vector, "assessment_version": row.version},
     )
@@ -330,13 +353,12 @@ def reassessed(
         case.state = State.MODERATION.value
         session.add(case)
         sync_board_row(session=session, case=case)
-        record_event(
-            session=session,
-            actor=actor,
-            category="alteration",
-            action="case.transition",
-            entity_type="case",
-            entity_id=case.id,
+        record_case_event(
+            session,
+            actor,
+            case,
+            "alteration",
+            "case.transition",
             reason=f"back to moderation: {reason}",
             detail={"from": State.AWAITING_MEETING.value, "to": State.MODERATION.value},
         )
@@ -351,10 +373,14 @@ def update_facts(
     data: Any,
 ) -> Case:
     """Change a case's factual record (title, theme, deadline...); its board row follows."""
-    require(actor, "case.edit")
-    facts = validate(CaseFactsIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    facts, case = open_edit(
+        session=session,
+        actor=actor,
+        permission="case.edit",
+        schema=CaseFactsIn,
+        data=data,
+        case_id=case_id,
+        expected_version=expected_version,
     )
     _check_refs(session, facts, None)
     changed = []
@@ -380,15 +406,7 @@ def update_facts(
         changed.append("strands")
     session.add(case)
     sync_board_row(session=session, case=case)
-    record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="case.update",
-        entity_type="case",
-        entity_id=case.id,
-        detail={"fields": changed},
-    )
+    record_case_event(session, actor, case, "alteration", "case.update", detail={"fields": changed})
     session.flush()
     return case
 

@@ -38,8 +38,7 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services.access import is_bcu_scoped, require
-from tasking.services.audit import record_event
-from tasking.services.cases import get_assessment, get_case, lock_for_edit
+from tasking.services.cases import get_assessment, get_case, lock_for_edit, record_case_event
 from tasking.services.errors import Conflict, Invalid
 from tasking.services.schemas import DecisionIn, validate
 from tasking.services.scores import engine_model, sync_board_row
@@ -240,18 +239,20 @@ def record_decision(
     session.add(case)
     sync_board_row(session=session, case=case)
     session.flush()
-    record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="decision.record",
-        entity_type="case",
-        entity_id=case.id,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "decision.record",
         detail={
-            "decision": decision.id, "outcome": decision.outcome, "immediate": decision.immediate,
-            "score_version": score.score_version, "assessment_version": assessment.version,
+            "decision": decision.id,
+            "outcome": decision.outcome,
+            "immediate": decision.immediate,
+            "score_version": score.score_version,
+            "assessment_version": assessment.version,
         },
-    )  # fmt: skip
+    )
     return decision
 
 

@@ -11,21 +11,24 @@ from typing import Any
 from sqlmodel import Session
 
 from tasking.models import Case, Marking, Role, User
-from tasking.services.access import may_see_marking, require
-from tasking.services.audit import record_event
-from tasking.services.cases import lock_for_edit
+from tasking.services.access import may_see_marking
+from tasking.services.cases import open_edit, record_case_event
 from tasking.services.errors import Forbidden, Invalid
-from tasking.services.schemas import MarkingIn, validate
+from tasking.services.schemas import MarkingIn
 
 
 def set_marking(
     *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
 ) -> Case:
     """Set or raise a case's handling marking with a reason; lowering one needs the chair."""
-    require(actor, "case.mark")
-    marking_in = validate(MarkingIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    marking_in, case = open_edit(
+        session=session,
+        actor=actor,
+        permission="case.mark",
+        schema=MarkingIn,
+        data=data,
+        case_id=case_id,
+        expected_version=expected_version,
     )
     before = Marking(case.marking)
     if marking_in.marking.level < before.level and actor.role != Role.CHAIR:
@@ -37,10 +40,14 @@ def set_marking(
         )
     case.marking = marking_in.marking.value
     session.add(case)
-    record_event(
-        session=session, actor=actor, category="alteration", action="case.mark",
-        entity_type="case", entity_id=case.id, reason=marking_in.reason,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "case.mark",
+        reason=marking_in.reason,
         detail={"from": before.value, "to": case.marking},
-    )  # fmt: skip
+    )
     session.flush()
     return case

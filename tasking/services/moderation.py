@@ -23,12 +23,15 @@ from tasking.models import (
     User,
     utcnow,
 )
-from tasking.services.access import require
-from tasking.services.audit import record_event
-from tasking.services.cases import assessment_values, get_assessment, lock_for_edit
+from tasking.services.cases import (
+    assessment_values,
+    get_assessment,
+    open_edit,
+    record_case_event,
+)
 from tasking.services.decisions import moderation_is_current
 from tasking.services.errors import Conflict, Forbidden, Invalid
-from tasking.services.schemas import ModerationIn, validate
+from tasking.services.schemas import ModerationIn
 from tasking.services.scores import score_case
 
 S = State
@@ -62,10 +65,14 @@ def moderate_score(
 
     Varied inputs become the assessment and the score; the assessor's vector is kept.
     """
-    require(actor, "score.moderate")
-    moderation_in = validate(ModerationIn, {"agree": agree, "note": note, "varied": varied})
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    moderation_in, case = open_edit(
+        session=session,
+        actor=actor,
+        permission="score.moderate",
+        schema=ModerationIn,
+        data={"agree": agree, "note": note, "varied": varied},
+        case_id=case_id,
+        expected_version=expected_version,
     )
     assessment = get_assessment(session, case)
     if not awaits_moderation(session, case, assessment):
@@ -100,18 +107,19 @@ def moderate_score(
     session.add(assessment)
     if moderation_in.varied is not None:
         score_case(session=session, case=case, assessment=assessment, reason=RunKind.EDIT, now=now)
-    record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="score.moderate",
-        entity_type="case",
-        entity_id=case.id,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "score.moderate",
         reason=moderation_in.note,
         detail={
-            "agree": moderation_in.agree, "from": before, "to": assessment.vector,
+            "agree": moderation_in.agree,
+            "from": before,
+            "to": assessment.vector,
             "assessment_version": assessment.version,
         },
-    )  # fmt: skip
+    )
     session.flush()
     return case

@@ -7,11 +7,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from tasking.models import CaseKind, InfoRequest, State, User, pk, utcnow
-from tasking.services.access import require
-from tasking.services.audit import record_event
-from tasking.services.cases import get_case, lock_for_edit
+from tasking.services.cases import get_case, open_edit, record_case_event
 from tasking.services.errors import Conflict
-from tasking.services.schemas import AnswerIn, QuestionIn, validate
+from tasking.services.schemas import AnswerIn, QuestionIn
 from tasking.services.scores import sync_board_row
 
 S = State
@@ -21,10 +19,14 @@ def request_information(
     *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
 ) -> InfoRequest:
     """A coordinator asks the requesting BCU for more: `triage` -> `information_requested`."""
-    require(actor, "info.request")
-    question_in = validate(QuestionIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    question_in, case = open_edit(
+        session=session,
+        actor=actor,
+        permission="info.request",
+        schema=QuestionIn,
+        data=data,
+        case_id=case_id,
+        expected_version=expected_version,
     )
     if case.kind != CaseKind.REQUEST or case.state != S.TRIAGE:
         raise Conflict(
@@ -36,11 +38,15 @@ def request_information(
     session.add(case)
     sync_board_row(session=session, case=case)
     session.flush()
-    record_event(
-        session=session, actor=actor, category="alteration", action="case.transition",
-        entity_type="case", entity_id=case.id, reason="more information requested from the BCU",
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "case.transition",
+        reason="more information requested from the BCU",
         detail={"from": S.TRIAGE.value, "to": case.state, "info_request": asked.id},
-    )  # fmt: skip
+    )
     return asked
 
 
@@ -48,10 +54,14 @@ def answer_information_request(
     *, session: Session, actor: User, case_id: int, expected_version: int, data: Any
 ) -> InfoRequest:
     """The requesting BCU answers the open question; the request returns to `triage`."""
-    require(actor, "info.answer")
-    answer_in = validate(AnswerIn, data)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    answer_in, case = open_edit(
+        session=session,
+        actor=actor,
+        permission="info.answer",
+        schema=AnswerIn,
+        data=data,
+        case_id=case_id,
+        expected_version=expected_version,
     )
     asked = session.exec(
         select(InfoRequest).where(
@@ -65,11 +75,15 @@ def answer_information_request(
     case.state = S.TRIAGE.value
     session.add(case)
     sync_board_row(session=session, case=case)
-    record_event(
-        session=session, actor=actor, category="collection", action="case.transition",
-        entity_type="case", entity_id=case.id, reason="the BCU answered the request",
+    record_case_event(
+        session,
+        actor,
+        case,
+        "collection",
+        "case.transition",
+        reason="the BCU answered the request",
         detail={"from": S.INFORMATION_REQUESTED.value, "to": case.state, "info_request": asked.id},
-    )  # fmt: skip
+    )
     session.flush()
     return asked
 

@@ -31,7 +31,7 @@ from tasking.models import (
 )
 from tasking.services.access import case_scope, require
 from tasking.services.audit import record_event
-from tasking.services.cases import lock_for_edit
+from tasking.services.cases import lock_for_edit, record_case_event
 from tasking.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tasking.services.schemas import TEXT_SHORT, AssessmentIn, validate
 from tasking.services.scores import current_model, sync_board_row
@@ -232,10 +232,7 @@ def get_bcu_request(
         ).all()
     )
     if log_view:
-        record_event(
-            session=session, actor=actor, category="consultation", action="request.view",
-            entity_type="case", entity_id=case.id,
-        )  # fmt: skip
+        record_case_event(session, actor, case, "consultation", "request.view")
     return RequestDetail(
         case=case, line=line, score=score, decisions=decisions, history=history,
         questions=questions,
@@ -278,11 +275,15 @@ def withdraw_request(
     case.outcome = WITHDRAWN
     session.add(case)
     sync_board_row(session=session, case=case)
-    record_event(
-        session=session, actor=actor, category="alteration", action="request.withdraw",
-        entity_type="case", entity_id=case.id, reason=reason,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "request.withdraw",
+        reason=reason,
         detail={"from": before, "to": case.state},
-    )  # fmt: skip
+    )
     session.flush()
     return case
 

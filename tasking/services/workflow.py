@@ -36,12 +36,12 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services.access import require
-from tasking.services.audit import record_event
 from tasking.services.cases import (
     get_assessment,
     get_case,
     lock_for_edit,
     reassessed,
+    record_case_event,
 )
 from tasking.services.decisions import (
     case_decisions,
@@ -193,13 +193,12 @@ def transition(
         close_case(session, case, outcome_in, now)
     session.add(case)
     sync_board_row(session=session, case=case)
-    record_event(
-        session=session,
-        actor=actor,
-        category="alteration",
-        action="case.transition",
-        entity_type="case",
-        entity_id=case.id,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "case.transition",
         reason=reason,
         detail={"from": before, "to": target.value},
     )
@@ -299,13 +298,12 @@ def log_intelligence(
     assessment.intel_at = max(assessment.intel_at, received)
     session.add(assessment)
     score_case(session=session, case=case, assessment=assessment, reason=RunKind.EDIT, now=now)
-    record_event(
-        session=session,
-        actor=actor,
-        category="collection",
-        action="intel.log",
-        entity_type="case",
-        entity_id=case.id,
+    record_case_event(
+        session,
+        actor,
+        case,
+        "collection",
+        "intel.log",
         detail={
             "entry": entry.id,
             "grading": f"{intel_in.source_grade}{intel_in.info_grade}{intel_in.handling}",
