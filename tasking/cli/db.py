@@ -10,7 +10,7 @@ from typing import NoReturn
 import click
 from sqlalchemy import Engine
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, SettingsError, load_settings
 from tasking.broker import BrokerUnavailable, broker_problem, broker_url
 from tasking.cli.errors import broker_label, database_label, explain
 from tasking.db import engine_from_settings, session_scope
@@ -69,8 +69,13 @@ def init_db() -> None:
 
 @click.command("check")
 def check() -> None:
-    """Check that the database and the broker answer (one line each; exit 1 if one does not)."""
-    settings = load_settings()
+    """Check the settings, then that the database and the broker answer (exit 1 if one fails)."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        click.echo(f"settings FAILED: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo("settings ok")
     problems = 0
     try:
         with configured_engine(settings).connect() as conn:

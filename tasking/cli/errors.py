@@ -1,8 +1,9 @@
 """One line, naming the setting and the reason, instead of a traceback.
 
-The command line's group runs every command inside `one_line_errors`: a bad
-or unreachable DATABASE_URL or REDIS_URL, a value the database cannot hold,
-ends the command with `Error: ...` on stderr and exit status 1.
+The command line's group runs every command inside `one_line_errors`: a
+setting that cannot work (config/settings.py names its variable), a bad or
+unreachable DATABASE_URL or REDIS_URL, a value the database cannot hold, ends
+the command with `Error: ...` on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from config.settings import load_settings
+from config.settings import SettingsError, load_settings
 from tasking.broker import BrokerUnavailable, redact
 
 
@@ -49,6 +50,8 @@ def broker_label() -> str:
 
 def explain(exc: BaseException) -> str | None:
     """A one-line reason for a known failure of configuration or reach; None if unknown."""
+    if isinstance(exc, SettingsError):
+        return str(exc)
     if isinstance(exc, ArgumentError):
         return (
             "DATABASE_URL is not a database URL: expected sqlite:///PATH or"

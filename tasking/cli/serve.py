@@ -28,7 +28,7 @@ from types import FrameType
 
 import click
 
-from config.settings import PROJECT_ROOT, Settings, load_settings
+from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from tasking.broker import broker_problem, redact
 from tasking.cli.db import configured_engine, init_db
 from tasking.cli.demo import seed_demo_command
@@ -40,15 +40,11 @@ HONCHO_STOP_S = 20.0  # honcho itself sends SIGKILL 5 s after SIGTERM
 
 
 def settings_from_env() -> Settings:
-    """load_settings(), with a number that is not one named in one line."""
-    for name in ("TASKING_PORT", "TASKING_REDIS_PORT"):
-        value = os.environ.get(name)
-        if value is not None and not value.strip().isdigit():
-            raise click.ClickException(f"{name}: {value!r} is not a port number (1 to 65535)")
+    """load_settings(), with a setting that cannot work named in one line."""
     try:
         return load_settings()
-    except ValueError as exc:
-        raise click.ClickException(f"a TASKING_* setting is not a number ({exc})") from None
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def check_settings(settings: Settings, *, web: bool) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from werkzeug.wrappers import Response as BaseResponse
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, SettingsError, load_settings
 from tasking.broker import broker_url
 from tasking.db import engine_from_settings
 from tasking.models import User
@@ -44,7 +44,7 @@ class StartupError(RuntimeError):
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     """Build the application from settings (the environment's when none are given)."""
-    settings = settings or load_settings()
+    settings = settings or _settings()
     app = Flask(
         __name__,
         template_folder=str(PACKAGE / "templates"),
@@ -167,6 +167,13 @@ def _secret_key(settings: Settings) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key)
     return key
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def _engine(settings: Settings) -> Engine:

@@ -52,8 +52,8 @@ def test_run_refuses_a_web_port_in_use(tmp_path: Path, listening: int) -> None:
 
 
 def test_run_refuses_a_port_that_is_not_a_number(tmp_path: Path) -> None:
-    refused(run(tmp_path, TASKING_PORT="http"), "TASKING_PORT: 'http' is not a port number")
-    refused(run(tmp_path, TASKING_REDIS_PORT="70000"), "TASKING_REDIS_PORT: port 70000")
+    refused(run(tmp_path, TASKING_PORT="http"), "TASKING_PORT: not a port number (1 to 65535)")
+    refused(run(tmp_path, TASKING_REDIS_PORT="70000"), "TASKING_REDIS_PORT: not a port number")
 
 
 def test_run_refuses_a_bad_database_url(tmp_path: Path) -> None:
