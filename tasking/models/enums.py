@@ -186,3 +186,13 @@ class RunKind(StrEnum):
     NIGHTLY = "nightly"
     MODEL = "model"
     WHATIF = "whatif"
+
+
+class RunStatus(StrEnum):
+    """Where a scoring run is: chunks being done, its last chunk finishing it (summary,
+    snapshot), done, or failed with its reason (tasking.services.runs and .sweep)."""
+
+    RUNNING = "running"
+    FINISHING = "finishing"
+    COMPLETED = "completed"
+    FAILED = "failed"

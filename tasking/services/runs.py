@@ -40,6 +40,7 @@ from tasking.models import (
     RankSnapshot,
     RunChunk,
     RunKind,
+    RunStatus,
     ScoreHistory,
     ScoringRun,
     as_utc,
@@ -173,7 +174,7 @@ def run_chunk(
         if chunk.done_at is not None:
             return chunk.run_id, None
         run = conn.execute(select(RUNS).where(RUNS.c.id == chunk.run_id)).one()
-        if run.status != "running":
+        if run.status != RunStatus.RUNNING:
             return chunk.run_id, None
         stats = rescore_in(
             conn, lo=chunk.lo, hi=chunk.hi, reason=run.kind, now=run.as_of, run_id=run.id,
@@ -243,10 +244,10 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
             update(ScoringRun)
             .where(
                 col(ScoringRun.id) == run_id,
-                col(ScoringRun.status) == "running",
+                col(ScoringRun.status) == RunStatus.RUNNING.value,
                 col(ScoringRun.chunks_done) >= col(ScoringRun.chunks_total),
             )
-            .values(status="finishing")
+            .values(status=RunStatus.FINISHING.value)
         )
         if claimed.rowcount != 1:
             return False
@@ -286,7 +287,9 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
             update(ScoringRun)
             .where(col(ScoringRun.id) == run_id)
             .values(
-                status="completed", finished_at=finished, summary=json.dumps(summary, default=str)
+                status=RunStatus.COMPLETED.value,
+                finished_at=finished,
+                summary=json.dumps(summary, default=str),
             )
         )
     return True

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlmodel import col
 
 from tasking.db import writer
-from tasking.models import RunChunk, RunKind, ScoringRun, as_utc, utcnow
+from tasking.models import RunChunk, RunKind, RunStatus, ScoringRun, as_utc, utcnow
 from tasking.services import bulk
 
 # How long a note about a failure may wait for the database's locks (ms).
@@ -55,8 +55,8 @@ def fail_run(conn: Connection, *, run_id: int, error: str) -> bool:
     """Fail a running run with its reason and bring the board index back; True if this did."""
     failed = conn.execute(
         update(ScoringRun)
-        .where(col(ScoringRun.id) == run_id, col(ScoringRun.status) == "running")
-        .values(status="failed", finished_at=utcnow(), error=error[:500])
+        .where(col(ScoringRun.id) == run_id, col(ScoringRun.status) == RunStatus.RUNNING.value)
+        .values(status=RunStatus.FAILED.value, finished_at=utcnow(), error=error[:500])
         .returning(col(ScoringRun.bulk))
     ).first()
     if failed is not None and failed[0]:
@@ -93,7 +93,7 @@ def sweep_runs(
         rows = conn.execute(
             select(RUNS.c.id, RUNS.c.started_at, RUNS.c.swept_at, RUNS.c.chunks_done,
                    RUNS.c.chunks_total, last_done.label("last_done"))
-            .where(RUNS.c.status == "running", RUNS.c.kind != RunKind.WHATIF.value)
+            .where(RUNS.c.status == RunStatus.RUNNING.value, RUNS.c.kind != RunKind.WHATIF.value)
             .order_by(RUNS.c.id)
         ).all()  # fmt: skip
         for run in rows:

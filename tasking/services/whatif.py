@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 import scoring
 from tasking.db import fetch_rows, session_scope, sql_true
-from tasking.models import ModelVersion, RunKind, ScoringRun, utcnow
+from tasking.models import ModelVersion, RunKind, RunStatus, ScoringRun, utcnow
 from tasking.services.errors import NotFound
 from tasking.services.scores import (
     ages_at,
@@ -118,7 +118,8 @@ def run_whatif(*, engine: Engine, model_version_id: int) -> ScoringRun:
     summary = preview(engine=engine, model=model, current=current)
     with session_scope(engine) as session:
         run = ScoringRun(
-            kind=RunKind.WHATIF.value, status="completed", reason=f"what-if {model.label}",
+            kind=RunKind.WHATIF.value, status=RunStatus.COMPLETED.value,
+            reason=f"what-if {model.label}",
             model_version_id=model_version_id, as_of=started, started_at=started,
             finished_at=utcnow(), cases_total=summary["cases"],
             band_changes=summary["band_changes"], summary=json.dumps(summary),

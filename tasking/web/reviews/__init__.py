@@ -17,7 +17,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import col, select
 
-from tasking.models import Case, Role, RunKind, ScoringRun, User
+from tasking.models import Case, Role, RunKind, RunStatus, ScoringRun, User
 from tasking.services import records
 from tasking.services.access import case_scope, require
 from tasking.services.audit import record_event
@@ -53,7 +53,9 @@ def index() -> ResponseReturnValue:
     mark_page(*(c.marking for c in shown))
     nightly = session.exec(
         select(ScoringRun)
-        .where(ScoringRun.kind == RunKind.NIGHTLY.value, ScoringRun.status == "completed")
+        .where(
+            ScoringRun.kind == RunKind.NIGHTLY.value, ScoringRun.status == RunStatus.COMPLETED.value
+        )
         .order_by(col(ScoringRun.id).desc())
     ).first()
     listed = json.loads(nightly.summary or "{}") if nightly else {}
