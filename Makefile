@@ -3,16 +3,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Every dependency pinned with its hashes (from pyproject.toml's lower bounds, with
+# the dev extra): make install and CI install exactly these; `make lock` refreshes it.
+LOCK   := requirements.lock
+# The versions of the installer and of the tool that writes the lock.
+PIP_VERSION := 26.3
+UV_VERSION  := 0.13.9
 
-.PHONY: install test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore bench-web bench-audit bench-api clean
+.PHONY: install lock test lint typecheck pytest run demo workers migration bench bench-scoring bench-board bench-rescore bench-web bench-audit bench-api clean
 
-$(STAMP): pyproject.toml
+# Again whenever the lock or pyproject.toml changes. The project itself goes in
+# editable with --no-deps: its dependencies are the lock's, and only those.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet 'pip==$(PIP_VERSION)'
+	$(BIN)/pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Resolve pyproject.toml again from PyPI (newest versions within its bounds, for
+# Python 3.11 and later on any platform), with the hashes of every file; commit the
+# result. The lock must name every package pyproject.toml does (tests/test_infra.py).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --upgrade --custom-compile-command "make lock" --quiet -o $(LOCK)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,15 +1,19 @@
-"""The real-component test infrastructure works: PostgreSQL and Redis servers."""
+"""The real-component test infrastructure works: PostgreSQL and Redis servers; the lock."""
 
 from __future__ import annotations
 
 import os
 import signal
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from sqlalchemy.pool import NullPool
 
 from tests.support import ComponentUnavailable, start_or_skip
@@ -143,3 +147,48 @@ def test_missing_component_fails_in_ci_and_skips_elsewhere(
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="PostgreSQL unavailable"):
         start_or_skip(ThrowawayPostgres(bin_dir=tmp_path))
+
+
+# --- Reproducible installs: requirements.lock --------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _locked() -> dict[str, tuple[Version, list[str]]]:
+    """The lock's pins: name -> (version, hashes); one entry per name and marker."""
+    pins: dict[str, tuple[Version, list[str]]] = {}
+    name = ""
+    for line in (ROOT / "requirements.lock").read_text("utf-8").splitlines():
+        text = line.strip()
+        if text and not text.startswith(("#", "--hash")):
+            requirement = Requirement(text.rstrip(" \\"))
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", line
+            name = canonicalize_name(requirement.name)
+            pins.setdefault(name, (Version(spec.version), []))
+        elif text.startswith("--hash=sha256:"):
+            pins[name][1].append(text.split(":", 1)[1].rstrip(" \\"))
+    return pins
+
+
+def test_the_lock_pins_every_declared_package_within_its_bounds() -> None:
+    """pyproject.toml's dependencies and dev extra, each pinned with its hashes (make lock)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    pins = _locked()
+    for text in declared:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+        version, hashes = pins[name]
+        assert requirement.specifier.contains(version, prereleases=True), (text, version)
+        assert all(spec.operator == ">=" for spec in requirement.specifier), text
+        assert hashes, name
+        assert all(len(h) == 64 for h in hashes), name
+
+
+def test_make_install_uses_the_lock_with_hashes_only() -> None:
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    assert "$(STAMP): $(LOCK) pyproject.toml" in makefile
+    assert "--require-hashes --only-binary :all: -r $(LOCK)" in makefile
+    assert "--no-deps -e ." in makefile
