@@ -2,7 +2,7 @@
 
 from tasking.models.audit import AuditChainHead, AuditVerification
 from tasking.models.base import as_utc, pk, utcnow
-from tasking.models.cases import Assessment, Case, InfoRequest, IntelEntry
+from tasking.models.cases import ASSESSMENT_COLUMNS, Assessment, Case, InfoRequest, IntelEntry
 from tasking.models.decisions import AuditEvent, Decision, DecisionAsset
 from tasking.models.enums import (
     DECISION_STATES,
@@ -40,6 +40,7 @@ from tasking.models.scores import (
 from tasking.models.tokens import ApiToken, IdempotencyKey
 
 __all__ = [
+    "ASSESSMENT_COLUMNS",
     "ASSET_TYPES",
     "BOARD_ORDER",
     "DECISION_STATES",

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Index, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
+from scoring.vector import KEY_RANGES
 from tasking.models.base import utcnow
 from tasking.models.enums import Marking, ModerationState, State
 
@@ -64,22 +65,19 @@ class Case(SQLModel, table=True):
     version: int = Field(default=1)
 
 
-_LEVEL = "BETWEEN 0 AND 4"
+# Each MoRiLE key of docs/scoring.md is stored in the column of its lower-case name
+# (Cf as its code), within the contract's range (scoring.vector.KEY_RANGES).
+ASSESSMENT_COLUMNS = {key: key.lower() for key in KEY_RANGES}
+_IN_RANGE = " AND ".join(
+    f"{ASSESSMENT_COLUMNS[key]} BETWEEN {low} AND {high}" for key, (low, high) in KEY_RANGES.items()
+)
 
 
 class Assessment(SQLModel, table=True):
     """The MoRiLE inputs of one case (an assessment, not a fact), one row per case."""
 
     __tablename__ = "assessment"
-    __table_args__ = (
-        CheckConstraint(
-            f"p {_LEVEL} AND ps {_LEVEL} AND f {_LEVEL} AND c {_LEVEL}"
-            " AND s BETWEEN 1 AND 5 AND v BETWEEN 0 AND 2 AND l BETWEEN 1 AND 5"
-            " AND cf BETWEEN 0 AND 2 AND ca BETWEEN 0 AND 2 AND cb BETWEEN 0 AND 2"
-            " AND o BETWEEN 0 AND 2 AND t BETWEEN 0 AND 1",
-            name="ck_assessment_ranges",
-        ),
-    )
+    __table_args__ = (CheckConstraint(_IN_RANGE, name="ck_assessment_ranges"),)
 
     case_id: int = Field(foreign_key="case_record.id", primary_key=True)
     p: int = Field(sa_type=SmallInteger)

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 import scoring
 from tasking.models import (
+    ASSESSMENT_COLUMNS,
     REASSESSABLE_STATES,
     Assessment,
     Case,
@@ -47,19 +48,8 @@ from tasking.services.schemas import (
 )
 from tasking.services.scores import score_case, sync_board_row
 
-_INPUT_FIELDS = {
-    "P": "p",
-    "Ps": "ps",
-    "F": "f",
-    "C": "c",
-    "S": "s",
-    "V": "v",
-    "L": "l",
-    "Ca": "ca",
-    "Cb": "cb",
-    "O": "o",
-    "T": "t",
-}
+# The inputs entered as numbers (Cf is entered as its letter and stored as its code).
+_INPUT_FIELDS = {key: column for key, column in ASSESSMENT_COLUMNS.items() if key != "Cf"}
 
 
 # A threat to life submitted with the facts alone: placeholder inputs with T=1 (band P0,

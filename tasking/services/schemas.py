@@ -7,11 +7,18 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from scoring.vector import KEY_RANGES
 from tasking.models import ASSET_TYPES, Marking, OutcomeGrade, Strand
 from tasking.services.errors import Invalid
 
 TEXT_SHORT = 200
 TEXT_LONG = 10_000
+
+
+def _factor(key: str) -> Any:
+    """An integer MoRiLE input within its contract range (scoring.vector.KEY_RANGES)."""
+    low, high = KEY_RANGES[key]
+    return Field(ge=low, le=high)
 
 
 class StrictIn(BaseModel):
@@ -23,18 +30,18 @@ class StrictIn(BaseModel):
 class AssessmentIn(StrictIn):
     """The MoRiLE inputs of a case as a person enters them."""
 
-    P: int = Field(ge=0, le=4)
-    Ps: int = Field(ge=0, le=4)
-    F: int = Field(ge=0, le=4)
-    C: int = Field(ge=0, le=4)
-    S: int = Field(ge=1, le=5)
-    V: int = Field(ge=0, le=2)
-    L: int = Field(ge=1, le=5)
+    P: int = _factor("P")
+    Ps: int = _factor("Ps")
+    F: int = _factor("F")
+    C: int = _factor("C")
+    S: int = _factor("S")
+    V: int = _factor("V")
+    L: int = _factor("L")
     Cf: Literal["H", "M", "L"]
-    Ca: int = Field(ge=0, le=2)
-    Cb: int = Field(ge=0, le=2)
-    O: int = Field(ge=0, le=2)  # noqa: E741 - the contract's key name
-    T: int = Field(ge=0, le=1)
+    Ca: int = _factor("Ca")
+    Cb: int = _factor("Cb")
+    O: int = _factor("O")  # noqa: E741 - the contract's key name
+    T: int = _factor("T")
     rationale: str = Field(default="", max_length=TEXT_LONG)
 
 

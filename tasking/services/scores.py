@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 import scoring
 from config.settings import load_settings
 from tasking.models import (
+    ASSESSMENT_COLUMNS,
     NO_DEADLINE,
     OPEN_STATES,
     Assessment,
@@ -182,20 +183,7 @@ def unpack_inputs(packed: np.ndarray) -> dict[str, np.ndarray]:
 
 def assessment_inputs(a: Assessment) -> dict[str, int]:
     """The engine inputs (docs/scoring.md keys, Cf as its code) of an assessment row."""
-    return {
-        "P": a.p,
-        "Ps": a.ps,
-        "F": a.f,
-        "C": a.c,
-        "S": a.s,
-        "V": a.v,
-        "L": a.l,
-        "Cf": a.cf,
-        "Ca": a.ca,
-        "Cb": a.cb,
-        "O": a.o,
-        "T": a.t,
-    }
+    return {key: getattr(a, column) for key, column in ASSESSMENT_COLUMNS.items()}
 
 
 def refresh_vector(assessment: Assessment) -> None:
