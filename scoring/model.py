@@ -247,6 +247,36 @@ def _non_decreasing(numbers: tuple[float, ...], setting: str) -> None:
 def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
     for extra in sorted(set(data) - _TOP_LEVEL):
         raise ModelError(extra, "unknown setting")
+    name, version, description = _parse_identity(data)
+    weights_table = _table(data, "weights", set(HARM_KEYS))
+    w_p, w_ps, w_f, w_c = (
+        _number(_required(weights_table, k, f"weights.{k}"), f"weights.{k}") for k in HARM_KEYS
+    )
+    scope, vulnerability, confidence = _parse_multipliers(data)
+    p1, p2 = _parse_bands(data)
+    strong, adequate = _parse_position(data)
+    decay = _parse_decay(_table(data, "decay", {"function", "lifetime_days", "shape", "floor"}))
+    return Model(
+        name=name,
+        version=version,
+        description=description,
+        weights=(w_p, w_ps, w_f, w_c),
+        scope=scope,
+        vulnerability=vulnerability,
+        confidence=confidence,
+        p1_threshold=p1,
+        p2_threshold=p2,
+        strong_position=strong,
+        adequate_position=adequate,
+        decay=decay,
+        grading=_parse_grading(data),
+        content_hash=content_hash,
+        source=source,
+    )
+
+
+def _parse_identity(data: Mapping[str, Any]) -> tuple[str, int, str]:
+    """name (a slug), version (a whole number from 1) and the optional description."""
     name = _required(data, "name", "name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ModelError("name", "must be a lower-case slug of letters, digits, '-', '_' or '.'")
@@ -256,12 +286,13 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ModelError("description", "must be text")
+    return name, version, description
 
-    weights_table = _table(data, "weights", set(HARM_KEYS))
-    w_p, w_ps, w_f, w_c = (
-        _number(_required(weights_table, k, f"weights.{k}"), f"weights.{k}") for k in HARM_KEYS
-    )
 
+def _parse_multipliers(
+    data: Mapping[str, Any],
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, float, float]]:
+    """The scope, vulnerability and confidence multipliers (confidence L <= M <= H)."""
     mult = _table(data, "multipliers", {"scope", "vulnerability", "confidence"})
     scope = _multiplier_list(mult, "scope", SCOPE_LEVELS, "S = 1..5")
     vulnerability = _multiplier_list(mult, "vulnerability", VULNERABILITY_LEVELS, "V = 0..2")
@@ -273,13 +304,21 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
         for k in CONFIDENCE_LEVELS
     )
     _non_decreasing((c_l, c_m, c_h), "multipliers.confidence (L <= M <= H)")
+    return scope, vulnerability, (c_l, c_m, c_h)
 
+
+def _parse_bands(data: Mapping[str, Any]) -> tuple[float, float]:
+    """The P1 and P2 priority thresholds, P1 above P2."""
     bands = _table(data, "bands", {"P1", "P2"})
     p1 = _number(_required(bands, "P1", "bands.P1"), "bands.P1")
     p2 = _number(_required(bands, "P2", "bands.P2"), "bands.P2")
     if not p1 > p2:
         raise ModelError("bands", f"thresholds must increase from P2 to P1 (P2 {p2:g}, P1 {p1:g})")
+    return p1, p2
 
+
+def _parse_position(data: Mapping[str, Any]) -> tuple[int, int]:
+    """The strong and adequate organisational position thresholds, strong above adequate."""
     position = _table(data, "position", {"strong", "adequate"})
     strong = _required(position, "strong", "position.strong")
     adequate = _required(position, "adequate", "position.adequate")
@@ -290,9 +329,11 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
         raise ModelError(
             "position", f"thresholds must increase from adequate to strong ({adequate}, {strong})"
         )
+    return strong, adequate
 
-    decay = _parse_decay(_table(data, "decay", {"function", "lifetime_days", "shape", "floor"}))
 
+def _parse_grading(data: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """The grading text of every band and position grade, none empty."""
     grading_table = _table(data, "grading", set(BANDS))
     grading = []
     for band in BANDS:
@@ -304,24 +345,7 @@ def _parse(data: Mapping[str, Any], content_hash: str, source: str) -> Model:
                 raise ModelError(f"grading.{band}.{grade}", "must be non-empty text")
             texts.append(text)
         grading.append((texts[0], texts[1], texts[2]))
-
-    return Model(
-        name=name,
-        version=version,
-        description=description,
-        weights=(w_p, w_ps, w_f, w_c),
-        scope=scope,
-        vulnerability=vulnerability,
-        confidence=(c_l, c_m, c_h),
-        p1_threshold=p1,
-        p2_threshold=p2,
-        strong_position=strong,
-        adequate_position=adequate,
-        decay=decay,
-        grading=tuple(grading),
-        content_hash=content_hash,
-        source=source,
-    )
+    return tuple(grading)
 
 
 def _parse_decay(table: Mapping[str, Any]) -> Decay:
