@@ -137,6 +137,37 @@ def transition(
     Closing active or under-review work needs `outcome` as an OutcomeIn (a short
     outcome and a grade per 4P strand of the case); closing sets `retain_until`.
     """
+    target = _requested_state(to_state, reason)
+    case = get_case(session=session, actor=actor, case_id=case_id, log_view=False)
+    _check_move(session, actor, case, target)
+    outcome_in = _closing_outcome(case, target, outcome)
+    case = lock_for_edit(
+        session=session, actor=actor, case_id=case_id, expected_version=expected_version
+    )
+    now = now or utcnow()
+    before = case.state
+    case.state = target.value
+    if target == S.SUBMITTED:
+        case.submitted_at = now
+    if target == S.CLOSED:
+        close_case(session, case, outcome_in, now)
+    session.add(case)
+    sync_board_row(session=session, case=case)
+    record_case_event(
+        session,
+        actor,
+        case,
+        "alteration",
+        "case.transition",
+        reason=reason,
+        detail={"from": before, "to": target.value},
+    )
+    session.flush()
+    return case
+
+
+def _requested_state(to_state: str, reason: str) -> State:
+    """The state asked for, known, with a reason of bounded length."""
     try:
         target = State(to_state)
     except ValueError:
@@ -150,7 +181,12 @@ def transition(
             f"reason: at most {TEXT_LONG} characters",
             fields={"reason": f"String should have at most {TEXT_LONG} characters"},
         )
-    case = get_case(session=session, actor=actor, case_id=case_id, log_view=False)
+    return target
+
+
+def _check_move(session: Session, actor: User, case: Case, target: State) -> None:
+    """Who may move the case, which moves are legal from its state, and the moderation gate
+    before the meeting; each refusal names the allowed alternative."""
     submitting_own_draft = (
         case.state == S.DRAFT and target == S.SUBMITTED and case.created_by_id == actor.id
     )
@@ -180,30 +216,6 @@ def transition(
             "complete the threat-to-life assessment before moderation",
             fields={"assessment": "provisional"},
         )
-    outcome_in = _closing_outcome(case, target, outcome)
-    case = lock_for_edit(
-        session=session, actor=actor, case_id=case_id, expected_version=expected_version
-    )
-    now = now or utcnow()
-    before = case.state
-    case.state = target.value
-    if target == S.SUBMITTED:
-        case.submitted_at = now
-    if target == S.CLOSED:
-        close_case(session, case, outcome_in, now)
-    session.add(case)
-    sync_board_row(session=session, case=case)
-    record_case_event(
-        session,
-        actor,
-        case,
-        "alteration",
-        "case.transition",
-        reason=reason,
-        detail={"from": before, "to": target.value},
-    )
-    session.flush()
-    return case
 
 
 def _closing_outcome(case: Case, target: State, outcome: Any) -> OutcomeIn | None:
