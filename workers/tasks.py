@@ -2,7 +2,8 @@
 
 Business rules live in tasking.services.runs; these only translate between
 Celery and the services: validate the message, retry transient database
-errors with backoff, record exhausted retries, and drop what cannot succeed.
+errors with a jittered exponential backoff, record exhausted retries, and drop
+what cannot succeed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import sqlite3
 from datetime import date, datetime
 from functools import cache
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 # The bulk paths use the raw driver cursor, whose errors SQLAlchemy does not wrap.
 TRANSIENT = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
 MAX_RETRIES = 5
+RETRY_BACKOFF_MAX_S = 600.0
 # A nightly trigger finding the lock held waits for it to expire, this many times more.
 LOCK_RETRIES = 3
 LONDON = ZoneInfo("Europe/London")
@@ -64,9 +67,15 @@ def positive_id(value: Any, name: str) -> int:
 
 
 def backoff(retries: int) -> float:
-    """Seconds before the next try: 1, 2, 4, 8, 16 (times TASKING_RETRY_BACKOFF_S)."""
-    seconds = settings().retry_backoff_s * 2**retries
-    return int(seconds) if seconds == int(seconds) else seconds
+    """Seconds before the next try: between half and all of 1, 2, 4, 8, 16 (x the setting).
+
+    The doubling is TASKING_RETRY_BACKOFF_S x 2**retries, at most RETRY_BACKOFF_MAX_S
+    (Celery's retry_backoff_max); the wait is drawn at random from its upper half
+    ("equal jitter"), so chunks that failed together on one lock do not all try
+    again together and fail together again.
+    """
+    ceiling = min(settings().retry_backoff_s * 2**retries, RETRY_BACKOFF_MAX_S)
+    return round(random.uniform(ceiling / 2, ceiling), 3)
 
 
 def fan_out(run_id: int) -> int:

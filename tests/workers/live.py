@@ -247,6 +247,11 @@ class Crew:
         """Log lines matching `pattern`, over every worker."""
         return sum(w.count(pattern) for w in self.workers)
 
+    def retry_waits(self, task_id: str) -> list[float]:
+        """The seconds Celery said it would wait before each retry of a task, in order."""
+        pattern = rf"\[{re.escape(task_id)}\] retry: Retry in ([\d.]+)s"
+        return [float(x) for w in self.workers for x in re.findall(pattern, w.log())]
+
 
 @contextlib.contextmanager
 def client_for(redis_url: str) -> Iterator[Celery]:

@@ -237,16 +237,18 @@ def test_c5_sqlite_locked_is_retried_with_backoff_then_done_once(
         with client_for(broker.url) as client:
             (task_id,) = send_chunks(client, chunks)
         wait_for(
-            lambda: crew.count(rf"\[{task_id}\] retry: Retry in 2s") == 1,
+            lambda: len(crew.retry_waits(task_id)) == 2,
             timeout=WAIT, what="two failed attempts", details=crew.tails,
         )  # fmt: skip
     finally:
         lock.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
         lock.close()
     wait_finished(db, run_id, crew)
-    assert crew.count(rf"\[{task_id}\] retry: Retry in 1s: OperationalError.*locked") == 1
-    assert crew.count(rf"\[{task_id}\] retry: Retry in 2s: OperationalError.*locked") == 1
-    assert crew.count(rf"\[{task_id}\] retry: Retry in 4s") == 0
+    # Twice, each wait drawn from the upper half of 1 s then 2 s (jitter), then done.
+    first, second = crew.retry_waits(task_id)
+    assert 0.5 <= first <= 1.0
+    assert 1.0 <= second <= 2.0
+    assert crew.count(rf"\[{task_id}\] retry: Retry in [\d.]+s: OperationalError.*locked") == 2
     assert received(crew.workers, task_id) == 3
     # The failures could not be noted (the lock that failed the chunk also blocks the note).
     assert crew.count(rf"rescore_chunk {chunk}: could not record the failure") == 2
@@ -279,7 +281,7 @@ def test_c5_postgres_lock_timeout_retried_then_exhausted_retries_recorded(
     with row_locked(), client_for(broker.url) as client:
         (task_id,) = send_chunks(client, [chunk])
         wait_for(
-            lambda: crew.count(rf"\[{task_id}\] retry: Retry in 1s: LockNotAvailable") == 1,
+            lambda: crew.count(rf"\[{task_id}\] retry: Retry in [\d.]+s: LockNotAvailable") == 1,
             timeout=WAIT, what="a failed attempt", details=crew.tails,
         )  # fmt: skip
     wait_finished(db, run_id, crew)
