@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -44,12 +43,7 @@ def redis_server_binary() -> Path:
 
 
 def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return broker_problem(f"redis://127.0.0.1:{port}/0", 0.5) is None
 
 
 def ensure_embedded_redis(settings: Settings) -> str:
