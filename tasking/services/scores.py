@@ -245,34 +245,14 @@ def score_case(
     now = now or utcnow()
     version, model = current_model(session=session)
     age = age_days(assessment.intel_at, now)
-    inputs = assessment_inputs(assessment)
-    result = scoring.score_arrays(assessment_columns(assessment, age), model=model)
-    stored = score_columns({**result, "age_days": np.array([age])}, 0)
-    numbers: dict[str, object] = {
-        **{name: value.item() for name, value in stored.items()},
-        "threat": assessment.t,
-        "vector": assessment.vector,
-        "inputs": pack_inputs(inputs),
-        "intel_epoch": epoch_seconds(assessment.intel_at),
-        "model_version_id": version.id,
-        "bk_threat": 1 - assessment.t,
-    }
-    priority, position = float(stored["priority"]), int(stored["position"])
+    numbers = _score_numbers(assessment, version, model, age)
     row = session.get(CaseScore, case.id)
-    changed = (
-        row is None
-        or row.vector != assessment.vector
-        or row.age_days != age
-        or row.priority != priority
-        or row.band != numbers["band"]
-        or row.position != position
-        or row.model_version_id != version.id
-    )
-    if row is not None and changed:
-        keep_score(session=session, row=row, why=f"kept when replaced ({reason})")
+    changed = row is None or any(getattr(row, key) != numbers[key] for key in _SCORE_IDENTITY)
     if row is None:
         row = CaseScore(case_id=case.id, scored_at=now, **numbers, **board_fields(case))  # type: ignore[arg-type]
     else:
+        if changed:
+            keep_score(session=session, row=row, why=f"kept when replaced ({reason})")
         for key, value in {**numbers, **board_fields(case)}.items():
             setattr(row, key, value)
         row.scored_at = now
@@ -286,10 +266,10 @@ def score_case(
             ScoreHistory(
                 case_id=case.id,
                 score_version=row.score_version,
-                priority=priority,
+                priority=row.priority,
                 band=row.band,
-                position=position,
-                vector=scoring.format_vector({**inputs, "A": age}),
+                position=row.position,
+                vector=scoring.format_vector({**assessment_inputs(assessment), "A": age}),
                 model_version_id=version.id,
                 reason=reason,
                 run_id=run_id,
@@ -298,6 +278,27 @@ def score_case(
         )
     session.flush()
     return row
+
+
+# A stored score changes (a new score version, a history row) when one of these does.
+_SCORE_IDENTITY = ("vector", "age_days", "priority", "band", "position", "model_version_id")
+
+
+def _score_numbers(
+    assessment: Assessment, version: ModelVersion, model: scoring.Model, age: float
+) -> dict[str, Any]:
+    """The `case_score` columns of one assessment scored at `age` days by `model`."""
+    result = scoring.score_arrays(assessment_columns(assessment, age), model=model)
+    stored = score_columns({**result, "age_days": np.array([age])}, 0)
+    return {
+        **{name: value.item() for name, value in stored.items()},
+        "threat": assessment.t,
+        "vector": assessment.vector,
+        "inputs": pack_inputs(assessment_inputs(assessment)),
+        "intel_epoch": epoch_seconds(assessment.intel_at),
+        "model_version_id": version.id,
+        "bk_threat": 1 - assessment.t,
+    }
 
 
 KEPT_REASON = "kept"  # a score kept in history when a human change or a model replaced it
