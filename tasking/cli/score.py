@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +19,16 @@ from typing import Any
 import click
 
 from scoring import (
+    BANDS,
+    BandMove,
     Explanation,
+    Inputs,
     Model,
     ModelError,
     VectorError,
     default_model,
     explain,
+    format_vector,
     load_model,
     parse_vector,
     score_vectors,
@@ -87,9 +92,10 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def format_explanation(number: int, explanation: Explanation) -> str:
+def format_explanation(number: int, explanation: Explanation, model: Model | None = None) -> str:
     """A readable account of one case's score: contributions, multipliers, band moves."""
     e = explanation
+    model = model or default_model()
     harm_terms = " + ".join(f"{key} {value:g}" for key, value in e.harm_contributions.items())
     lines = [
         f"#{number} {e.vector}",
@@ -103,12 +109,51 @@ def format_explanation(number: int, explanation: Explanation) -> str:
     ]
     if e.moves:
         lines.append("  nearest band moves:")
-        lines.extend(f"    {move} (priority {move.priority_after:.1f})" for move in e.moves)
+        for move in e.moves:
+            if move.factor == "A":
+                move = whole_day_move(parse_vector(e.vector), move, model)
+            lines.append(f"    {move} (priority {priority_in_band(move, model)})")
     elif e.band == "P0":
         lines.append("  threat to life: P0 whatever the other factors")
     else:
         lines.append("  no single-factor change moves the band")
     return "\n".join(lines)
+
+
+def whole_day_move(inputs: Inputs, move: BandMove, model: Model) -> BandMove:
+    """The age move at the first whole day of age that moves the band (not the exact age).
+
+    The explanation finds the exact age, where priority is a hair under the
+    threshold; a person reads days, and 143.6 days at "priority 90.0" reads as
+    no move at all. `after` is that age rounded to 0.1 day, so the first whole
+    day is one of the two whole days above it less 0.05.
+    """
+    exact = float(move.after.removesuffix(" days"))
+    first = max(math.ceil(exact - 0.05), math.floor(inputs.A) + 1)
+    for day in (first, first + 1):
+        values = {**inputs.as_dict(), "A": float(day)}
+        (result,) = score_vectors([format_vector(values)], model=model)
+        if result["band"] != move.band_before:
+            return dataclasses.replace(
+                move, after=f"{day} days", band_after=result["band"],
+                priority_after=result["priority"],
+            )  # fmt: skip
+    return move
+
+
+def priority_in_band(move: BandMove, model: Model) -> str:
+    """The move's priority to one decimal, or to as many as it takes to read as its new band.
+
+    89.96 shown as 90.0 would read as P1 (P1 is 90 or more) on a move to P2.
+    """
+    band = BANDS.index(move.band_after)
+    low = {1: model.p1_threshold, 2: model.p2_threshold}.get(band, -math.inf)
+    high = {2: model.p1_threshold, 3: model.p2_threshold}.get(band, math.inf)
+    for digits in range(1, 10):
+        text = f"{move.priority_after:.{digits}f}"
+        if low <= float(text) < high:
+            return text
+    return repr(move.priority_after)
 
 
 def _load(model_path: Path | None) -> Model:
@@ -192,4 +237,4 @@ def score(
     click.echo(format_table(results))
     for number, explanation in enumerate(explanations, start=1):
         click.echo()
-        click.echo(format_explanation(number, explanation))
+        click.echo(format_explanation(number, explanation, model))

@@ -134,6 +134,15 @@ def test_create_user_from_stdin_and_refuses_weak_password(
     engine.dispose()
 
 
+def test_runs_says_when_there_are_none(runner: CliRunner) -> None:
+    assert runner.invoke(main, ["init-db"]).exit_code == 0
+    listing = runner.invoke(main, ["runs"])
+    assert listing.exit_code == 0, listing.output
+    assert listing.output.startswith("no scoring runs yet: ")
+    as_json = runner.invoke(main, ["runs", "--json"])
+    assert json.loads(as_json.output) == []
+
+
 def test_runs_lists_readable_summaries_one_run_in_full_and_json(
     runner: CliRunner, tmp_path: Path
 ) -> None:

@@ -187,3 +187,45 @@ def test_score_empty_stdin_prints_no_table() -> None:
     code, out, _ = run("--json", stdin="")
     assert code == 0
     assert json.loads(out) == []
+
+
+def test_score_explain_age_move_names_the_first_whole_day_and_reads_below_the_threshold() -> None:
+    """Issue 14: '0.0 days -> 143.6 days moves P1 to P2 (priority 90.0)' read as no move."""
+    code, out, _ = run("--explain", KNOWN)
+    assert code == 0
+    (line,) = [x.strip() for x in out.splitlines() if x.strip().startswith("intelligence age")]
+    assert line.startswith("intelligence age 0.0 days -> 144 days moves P1 to P2 (priority ")
+    shown = float(line.rsplit("priority ", 1)[1].rstrip(")"))
+    assert shown < 90.0  # P1 is 90 or more (the default model)
+    (at_144,) = score_vectors([KNOWN + "/A:144"])
+    (at_143,) = score_vectors([KNOWN + "/A:143"])
+    assert (at_143["band"], at_144["band"]) == ("P1", "P2")
+    assert shown == round(at_144["priority"], 1)
+
+
+def test_score_explain_age_move_from_a_fractional_age() -> None:
+    code, out, _ = run("--explain", KNOWN + "/A:12.5")
+    assert code == 0
+    assert "intelligence age 12.5 days -> 144 days moves P1 to P2" in out
+
+
+@pytest.mark.parametrize(
+    ("after", "priority", "shown"),
+    [("P2", 89.96, "89.96"), ("P2", 89.9999, "89.9999"), ("P2", 87.84, "87.8"),
+     ("P1", 90.0, "90.0"), ("P3", 44.97, "44.97"), ("P2", 45.0, "45.0")],
+)  # fmt: skip
+def test_a_move_priority_reads_as_its_new_band(after: str, priority: float, shown: str) -> None:
+    from scoring import BandMove, default_model
+    from tasking.cli.score import priority_in_band
+
+    move = BandMove("V", "2", "0", "P1", after, priority)
+    assert priority_in_band(move, default_model()) == shown
+
+
+def test_score_json_explain_keeps_the_exact_age_move() -> None:
+    code, out, _ = run("--json", "--explain", KNOWN)
+    assert code == 0
+    (result,) = json.loads(out)
+    (age,) = [m for m in result["explanation"]["moves"] if m["factor"] == "A"]
+    assert age["after"] == "143.6 days"
+    assert 89.99 < age["priority_after"] < 90.0
