@@ -20,7 +20,9 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
+from sqlmodel import Session, select
 
+from tasking.models import CaseLink
 from tasking.web.security import PUBLIC_ENDPOINTS, ROLES_ATTR
 from tests.security.world import World
 from tests.web.conftest import PASSWORD
@@ -203,6 +205,17 @@ def _form(name: str, **fields: Any) -> Body:
     return lambda w: {"version": str(w.version(name)), **fields}
 
 
+def _link_id(w: World, first: str, second: str) -> int:
+    """The id of the world's link between two cases (read, not made: a body has no effects)."""
+    low, high = sorted((w.ids[first], w.ids[second]))
+    with Session(w.engine) as session:
+        found = session.exec(
+            select(CaseLink.id).where(CaseLink.low_case_id == low, CaseLink.high_case_id == high)
+        ).first()
+    assert found is not None, f"the world has no link between {first} and {second}"
+    return found
+
+
 def _json(name: str, **fields: Any) -> Body:
     return lambda w: {"version": w.version(name), **fields}
 
@@ -300,6 +313,7 @@ _INTEL_JSON = {
 }  # fmt: skip
 VECTOR = "MoRiLE:1/P:2/Ps:2/F:2/C:2/S:2/V:0/L:4/Cf:H/Ca:1/Cb:2/O:2/T:0/A:0"
 EDITORS = frozenset({"coordinator", "analyst"})
+LINKERS = frozenset({"coordinator", "analyst", "chair"})
 CONTROLS = frozenset({"version", "assessment_version", "score_version", "action", "csrf_token"})
 
 # The legitimate call of every route, by (endpoint, method).
@@ -388,6 +402,24 @@ ACTIONS: dict[tuple[str, str], Action] = {
         _decision_form,
         intended=frozenset({"chair", "coordinator"}),
         controls=CONTROLS,
+    ),
+    # Linking two cases the caller may both see (the world links op to secret_op already).
+    ("cases.link", "POST"): Action(
+        "coordinator",
+        "op",
+        lambda w: {
+            "reference": w.refs["intel"],
+            "link_type": "same_subject",
+            "reason": "Fictional: one nominal in both.",
+        },
+        intended=LINKERS,
+    ),
+    # Unlinking the world's link of op (its far end, SECRET, is out of the chair's sight).
+    ("cases.unlink", "POST"): Action(
+        "coordinator",
+        "op",
+        lambda w: {"link_id": str(_link_id(w, "op", "secret_op")), "reason": "Fictional: apart."},
+        intended=LINKERS,
     ),
     ("requests.new", "GET"): Action("bcu_requester"),
     ("requests.index", "GET"): Action("bcu_requester", query=("page",)),

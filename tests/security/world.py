@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from tasking.db import session_scope
 from tasking.models import Case, ModelVersion, ScoringRun, pk
 from tasking.services.cases import create_case, submit_asset_request
+from tasking.services.links import link_cases
 from tasking.services.markings import set_marking
 from tasking.services.moderation import moderate_score
 from tasking.services.questions import request_information
@@ -171,6 +172,13 @@ def build_world(engine: Engine, path: Path, password_hash: str) -> World:
             session=session, actor=users["coordinator"], case_id=world.ids["secret_op"],
             expected_version=world.version("secret_op"),
             data={"marking": "SECRET", "reason": "Fictional sensitive source."},
+        )  # fmt: skip
+    with session_scope(engine) as session:
+        # A link whose far end (SECRET) the chair may not see: the op page must not show it.
+        link_cases(
+            session=session, actor=users["coordinator"], case_id=world.ids["op"],
+            data={"reference": world.refs["secret_op"], "link_type": "same_subject",
+                  "reason": "Fictional: one nominal in both."},
         )  # fmt: skip
     for username in USERS:
         with session_scope(engine) as session:

@@ -21,7 +21,8 @@ from sqlmodel import Session
 from tasking.models import MARKING_ORDER, Case, OutcomeGrade, User
 from tasking.services.cases import get_case, get_case_by_reference, update_assessment
 from tasking.services.decisions import record_decision
-from tasking.services.errors import Conflict, DomainError, Forbidden, Invalid
+from tasking.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from tasking.services.links import LINKERS, link_cases, unlink_cases
 from tasking.services.markings import set_marking
 from tasking.services.moderation import moderate_score
 from tasking.services.questions import request_information
@@ -35,6 +36,7 @@ from tasking.web.cases.labels import (
     INFO_GRADES,
     KIND_LABELS,
     LABELS,
+    LINK_TYPE_OPTIONS,
     OUTCOMES,
     SOURCE_GRADES,
     STRANDS,
@@ -55,6 +57,8 @@ FORM_FIELDS = {
     "transition": {"reason", "outcome", "grades"},
     "question": {"question"},
     "marking": {"marking", "reason"},
+    "link": {"reference", "link_type", "reason"},
+    "unlink": {"reason", "link_id"},
     "decision": {
         *forms.DECISION_TEXT,
         *forms.DECISION_OPTIONAL,
@@ -73,6 +77,8 @@ ANCHORS = {
     "question": "state",
     "marking": "record",
     "decision": "decisions",
+    "link": "links",
+    "unlink": "links",
 }
 # Plainer words for the data models' commonest complaints.
 PLAIN = {
@@ -278,6 +284,42 @@ def decision(reference: str) -> ResponseReturnValue:
     return _handle(reference, "decision", values, act)
 
 
+@bp.post("/<reference>/links")
+@roles(LINKERS)
+def link(reference: str) -> ResponseReturnValue:
+    """Link another case to this one (deconfliction): how and why; logged as a combination."""
+    values = {key: _posted(key) for key in ("reference", "link_type", "reason")}
+
+    def act(session: Session, user: User, case: Case) -> str:
+        try:
+            link_cases(session=session, actor=user, case_id=_id(case), data=values)
+        except NotFound as exc:
+            if "reference" not in exc.fields:
+                raise
+            # The case to link is not one the user may see: a problem with what they typed.
+            raise Invalid(exc.message, fields=exc.fields) from None
+        return f"{case.reference} linked to {values['reference'].strip().upper()}."
+
+    return _handle(reference, "link", values, act)
+
+
+@bp.post("/<reference>/unlink")
+@roles(LINKERS)
+def unlink(reference: str) -> ResponseReturnValue:
+    """Remove one of the case's links, with the reason (the audit log keeps what it said)."""
+    values = {key: _posted(key) for key in ("link_id", "reason")}
+
+    def act(session: Session, user: User, case: Case) -> str:
+        unlink_cases(session=session, actor=user, case_id=_id(case), data=values)
+        return "Link removed."
+
+    return _handle(reference, "unlink", values, act)
+
+
+def _posted(key: str) -> str:
+    return request.form.get(key, "")[: forms.MAX_FIELD]
+
+
 def _id(case: Case) -> int:
     assert case.id is not None
     return case.id
@@ -325,7 +367,7 @@ def _render(
 ) -> ResponseReturnValue:
     user = actor()
     page = build_page(session, actor=user, case=case)
-    mark_page(case.marking)
+    mark_page(case.marking, *(linked.case.marking for linked in page.links))
     errors: dict[str, str] = {}
     form_error = ""
     if problem is not None:
@@ -366,6 +408,7 @@ def _render(
         HANDLING=HANDLING,
         GRADING_TEXT=GRADING_TEXT,
         OUTCOMES=OUTCOMES,
+        LINK_TYPE_OPTIONS=LINK_TYPE_OPTIONS,
         STRAND_OPTIONS=STRANDS,
         LABELS=LABELS,
         KIND_LABELS=KIND_LABELS,

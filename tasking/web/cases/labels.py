@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tasking.models import LINK_TYPES
+
 _HARM = [
     ("0", "0 none"),
     ("1", "1 low"),
@@ -82,6 +84,8 @@ STRANDS = [
     ("Protect", "Protect"),
     ("Prepare", "Prepare"),
 ]
+# How two cases are linked, as radio options (value, text, hint).
+LINK_TYPE_OPTIONS = [(value, text, "") for value, text in LINK_TYPES.items()]
 # The form's labels, for the error summary ("Label: problem").
 LABELS = {
     **FACTOR_NAMES,
@@ -119,6 +123,9 @@ LABELS = {
     "referral_destination": "Referred to",
     "decline_reason": "Reason given to the BCU",
     "varied": "Varied inputs",
+    "reference": "Reference of the case to link",
+    "link_type": "How the cases are linked",
+    "link_id": "Link",
     **{f"varied.{key}": f"Varied {name.lower()}" for key, name in FACTOR_NAMES.items()},
     **{f"assets.{i}.asset_id": f"Asset {i + 1}" for i in range(3)},
     **{f"assets.{i}.hours": f"Hours for asset {i + 1}" for i in range(3)},

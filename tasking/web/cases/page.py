@@ -41,6 +41,7 @@ from tasking.models import (
 from tasking.services.access import require
 from tasking.services.decisions import IMMEDIATE_FROM, DecisionView, board_rank, case_decisions
 from tasking.services.errors import Forbidden
+from tasking.services.links import LinkedCase, case_links, may_link
 from tasking.services.moderation import awaits_moderation
 from tasking.services.questions import information_requests
 from tasking.services.runs import decode_snapshot
@@ -83,6 +84,7 @@ class CasePage:
     intel_confidence: dict[int, str]  # entry id -> the confidence its grading maps to
     decisions: list[DecisionView]
     questions: list[InfoRequest]
+    links: list[LinkedCase]  # linked cases the viewer may see (scoped in the query)
     partners: tuple[PartnerAgency, ...]
     assets: list[Asset]
     chairs: list[User]
@@ -217,6 +219,7 @@ def build_page(session: Session, *, actor: User, case: Case) -> CasePage:
         },
         decisions=decisions,
         questions=questions,
+        links=case_links(session=session, actor=actor, case_id=case.id),
         partners=load_workflow().partner_agencies,
         assets=list(session.exec(select(Asset).order_by(col(Asset.name))).all()),
         chairs=[p for p in people if p.role == Role.CHAIR],
@@ -255,6 +258,7 @@ def _abilities(
         and state in IMMEDIATE_FROM
         and not decided,
         "mark": may(actor, "case.mark"),
+        "link": may_link(actor),
         "ask": may(actor, "info.request")
         and case.kind == CaseKind.REQUEST
         and state == State.TRIAGE,
