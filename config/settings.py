@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     chunk_lock_timeout_ms: int = Field(
         validation_alias="TASKING_CHUNK_LOCK_TIMEOUT_MS", default=5_000, ge=1
     )
-    # Seconds before a failed task's first retry (doubling each time: 1, 2, 4, 8, 16, each
-    # drawn at random up to that figure so that chunks failing together do not retry together).
+    # Seconds before a failed task's first retry (doubling each time: 1, 2, 4, 8, 16, each wait
+    # drawn from the upper half of that figure so that chunks failing together do not retry
+    # together: workers/tasks.py backoff).
     retry_backoff_s: float = Field(validation_alias="TASKING_RETRY_BACKOFF_S", default=1.0, gt=0)
     # A running run with no chunk done for this long has its unfinished chunks sent again
     # (the sweep, on the beat); with none done for run_give_up_s it fails with its reason.
