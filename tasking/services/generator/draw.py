@@ -15,8 +15,10 @@ from scoring.vector import KEY_RANGES
 from tasking.models import (
     NO_DEADLINE,
     OPEN_STATES,
+    CaseKind,
     ModerationState,
     State,
+    Strand,
 )
 from tasking.services.generator.arrays import or_null, pick
 from tasking.services.generator.decide import decisions
@@ -153,26 +155,79 @@ def _assess(rng: np.random.Generator, org: Org, kind_index: Ints, now_us: int) -
     return _Assessed(inputs=inputs, intel_us=intel_us, ages=ages, scores=scores)
 
 
+def _draw_people(
+    rng: np.random.Generator, org: Org, is_request: npt.NDArray[np.bool_], bcu_id: Ints, n: int
+) -> tuple[Ints, Ints, Ints]:
+    """The assessing member of staff, a moderator who is never the assessor (another member
+    of staff, if any), and who created the case (a BCU's own officer for a request)."""
+    staff_index = rng.integers(0, len(org.staff_ids), n)
+    staff = org.staff_ids[staff_index]
+    others = max(1, len(org.staff_ids) - 1)
+    moderator = org.staff_ids[(staff_index + rng.integers(1, others + 1, n)) % len(org.staff_ids)]
+    created_by = staff.copy()
+    for bcu, officers in org.requesters.items():
+        mine = is_request & (bcu_id == bcu)
+        created_by[mine] = officers[rng.integers(0, len(officers), int(mine.sum()))]
+    return staff, moderator, created_by
+
+
+@dataclass
+class _States:
+    """Each drawn case's state and what follows from it."""
+
+    index: Ints  # into STATE_P
+    value: Objects
+    draft: npt.NDArray[np.bool_]
+    moderated: npt.NDArray[np.bool_]
+    tasked: npt.NDArray[np.bool_]
+    on_board: npt.NDArray[np.bool_]
+    closed: npt.NDArray[np.bool_]
+    decided: npt.NDArray[np.bool_]
+
+
+def _draw_states(rng: np.random.Generator, n: int) -> _States:
+    index = rng.choice(len(STATE_P), n, p=np.array(list(STATE_P.values())))
+
+    def of(states: Any) -> npt.NDArray[np.bool_]:
+        return np.array([s in states for s in STATE_P])[index]
+
+    return _States(
+        index=index,
+        value=np.array([s.value for s in STATE_P], dtype=object)[index],
+        draft=index == list(STATE_P).index(State.DRAFT),
+        moderated=of(MODERATED),
+        tasked=of(TASKED),
+        on_board=of(OPEN_STATES),
+        closed=index == list(STATE_P).index(State.CLOSED),
+        decided=of(DECIDED),
+    )
+
+
+def _draw_strands(rng: np.random.Generator, inputs: dict[str, Ints], n: int) -> Ints:
+    """Mostly Pursue; Protect where someone is vulnerable; now and then Prevent or Prepare."""
+    strands = np.where(rng.random(n) < 0.85, int(Strand.PURSUE), 0)
+    strands |= np.where(inputs["V"] > 0, int(Strand.PROTECT), 0)
+    strands |= np.where(rng.random(n) < 0.15, int(Strand.PREVENT), 0)
+    strands |= np.where(rng.random(n) < 0.03, int(Strand.PREPARE), 0)
+    return np.where(strands == 0, int(Strand.PURSUE), strands)
+
+
 def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: Any) -> Batch:
     """Draw one batch of fictional cases and score it with one engine call; NULLs as `null`."""
     kind_index = rng.choice(3, n, p=KIND_P)
     kind = kind_index + 1  # CaseKind values
+    is_operation, is_request = kind == CaseKind.OPERATION, kind == CaseKind.REQUEST
     assessed = _assess(rng, org, kind_index, now_us)
     inputs, scores = assessed.inputs, assessed.scores
-
-    state_index = rng.choice(len(STATE_P), n, p=np.array(list(STATE_P.values())))
-    state = np.array([s.value for s in STATE_P], dtype=object)[state_index]
-    is_draft = state_index == list(STATE_P).index(State.DRAFT)
-    moderated = np.array([s in MODERATED for s in STATE_P])[state_index]
-    tasked = np.array([s in TASKED for s in STATE_P])[state_index]
-    on_board = np.array([s in OPEN_STATES for s in STATE_P])[state_index]
+    states = _draw_states(rng, n)
+    moderated, tasked = states.moderated, states.tasked
 
     # Requests and intelligence cases name a subject in their title: its theme; operations
     # (titled by codename) any theme, skewed.
     subject_index = rng.integers(0, len(SUBJECTS), n)
     subject_theme = subject_themes(org)[subject_index]
     theme_id = org.theme_ids[rng.choice(len(org.theme_ids), n, p=org.theme_p)]
-    theme_id = np.where((kind != 1) & (subject_theme >= 0), subject_theme, theme_id)
+    theme_id = np.where(~is_operation & (subject_theme >= 0), subject_theme, theme_id)
     has_bcu = rng.random(n) < BCU_P[kind_index]
     bcu_id = pick(rng, org.bcu_ids, n)
     has_asset = rng.random(n) < ASSET_P[kind_index]
@@ -181,17 +236,8 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     hub_id = pick(rng, org.hub_ids, n)
     if org.asset_hubs is not None:  # a request goes to the hub that owns the asset
         hub_id = np.where(has_asset, org.asset_hubs[asset_index], hub_id)
-    staff_index = rng.integers(0, len(org.staff_ids), n)
-    staff = org.staff_ids[staff_index]
-    # The moderator is never the assessor (`staff`): another member of staff, if any.
-    others = max(1, len(org.staff_ids) - 1)
-    moderator = org.staff_ids[(staff_index + rng.integers(1, others + 1, n)) % len(org.staff_ids)]
+    staff, moderator, created_by = _draw_people(rng, org, is_request, bcu_id, n)
     moderated &= moderator != staff
-    created_by = staff.copy()
-    is_request = kind == 3
-    for bcu, officers in org.requesters.items():
-        mine = is_request & (bcu_id == bcu)
-        created_by[mine] = officers[rng.integers(0, len(officers), int(mine.sum()))]
     requested = np.where(
         has_asset, np.where(is_request, rng.integers(8, 201, n), rng.integers(20, 401, n)), 0
     )
@@ -200,10 +246,9 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     allocated = np.where(
         tasked, np.maximum(1, (asked * rng.uniform(0.5, 1.0, n)).astype(np.int64)), 0
     )
-    strands = np.where(rng.random(n) < 0.85, 1, 0) | np.where(inputs["V"] > 0, 4, 0)
-    strands |= np.where(rng.random(n) < 0.15, 2, 0) | np.where(rng.random(n) < 0.03, 8, 0)
-    strands = np.where(strands == 0, 1, strands)
+    strands = _draw_strands(rng, inputs, n)
 
+    is_draft = states.draft
     submitted_us = now_us - rng.integers(0, 365 * US_PER_DAY, n)
     created_us = submitted_us - np.where(is_request, rng.integers(0, 2 * US_PER_DAY, n), 0)
     moderated_us = np.minimum(now_us, submitted_us + rng.integers(US_PER_DAY, 5 * US_PER_DAY, n))
@@ -217,19 +262,17 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
     review = _dates(submitted_us // US_PER_DAY + rng.integers(28, 121, n), null, ~is_draft)
 
     codename, title = titles(rng, org, kind, asset_index, subject_index)
-    closed = state_index == list(STATE_P).index(State.CLOSED)
-    outcome = or_null(pick(rng, np.array(OUTCOMES, dtype=object), n), null, closed)
+    outcome = or_null(pick(rng, np.array(OUTCOMES, dtype=object), n), null, states.closed)
     moderation = np.where(
         moderated,
         np.where(rng.random(n) < 0.9, ModerationState.AGREED.value, ModerationState.VARIED.value),
         ModerationState.PENDING.value,
     )
-
     vector = _vectors(inputs)
     no_deadline = NO_DEADLINE.isoformat()
     columns: dict[str, Any] = {
         "kind": kind,
-        "codename": or_null(codename, null, kind == 1),
+        "codename": or_null(codename, null, is_operation),
         "title": title,
         "theme_id": theme_id,
         "strands": strands,
@@ -240,7 +283,7 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         "allocated_hours": allocated,
         "opportunity_deadline": deadline,
         "next_review": review,
-        "state": state,
+        "state": states.value,
         "outcome": outcome,
         "lead_id": or_null(staff, null, ~is_draft),
         "created_by_id": created_by,
@@ -257,7 +300,7 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         "moderated_at": moderated_at,
         "moderated_version": or_null(np.ones(n, dtype=np.int64), null, moderated),
         "moderation_note": np.where(moderation == ModerationState.VARIED.value, VARIED_NOTE, ""),
-        "on_board": on_board.astype(np.int64),
+        "on_board": states.on_board.astype(np.int64),
         **score_columns({**scores, "age_days": assessed.ages}, slice(None)),
         "threat": inputs["T"],
         "inputs": pack_input_columns(inputs),
@@ -266,10 +309,10 @@ def draw_batch(rng: np.random.Generator, org: Org, n: int, now_us: int, null: An
         "bk_deadline": np.where(has_deadline, deadline, no_deadline),
         "bk_submitted": listed_at,
     }
-    decided = np.array([s in DECIDED for s in STATE_P])[state_index]
+    decided = states.decided
     decided_us = np.minimum(now_us, moderated_us + rng.integers(0, 3 * US_PER_DAY, n))
     decision = decisions(
-        rng, org, np.flatnonzero(decided), state=state, vector=vector, scores=scores,
+        rng, org, np.flatnonzero(decided), state=states.value, vector=vector, scores=scores,
         ages=assessed.ages, strands=strands, review=review, decided_at=_stamps(decided_us, null),
         hours=allocated, null=null,
     )  # fmt: skip

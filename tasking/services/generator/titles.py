@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tasking.models import CaseKind
 from tasking.services.generator.arrays import pick
 from tasking.services.generator.org import Ints, Objects, Org
 from tasking.services.generator.vocab import (
@@ -27,7 +28,7 @@ def titles(
 ) -> tuple[Objects, Objects]:
     """Made-up codenames and titles: "Op AMBER KITE", "dogs on cuckooing", "..., east BCU"."""
     n = len(kind)
-    is_request = kind == 3
+    is_request = kind == CaseKind.REQUEST
     adjectives, nouns = np.array(ADJECTIVES, dtype=object), np.array(NOUNS, dtype=object)
     codename = "Op " + pick(rng, adjectives, n) + " " + pick(rng, nouns, n)
     subject = np.array(SUBJECTS, dtype=object)[subject_index]
@@ -35,5 +36,5 @@ def titles(
     connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
     request_title = phrases[asset_index] + connector + subject
     intel_title = subject + ", " + pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
-    title = np.where(kind == 1, codename, np.where(is_request, request_title, intel_title))
+    title = np.where(kind == CaseKind.OPERATION, codename, np.where(is_request, request_title, intel_title))
     return codename, title
