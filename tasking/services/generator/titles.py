@@ -36,5 +36,6 @@ def titles(
     connector = np.array([" on ", ", "], dtype=object)[(rng.random(n) >= 0.6).astype(np.int64)]
     request_title = phrases[asset_index] + connector + subject
     intel_title = subject + ", " + pick(rng, np.array(AREAS, dtype=object), n) + " BCU"
-    title = np.where(kind == CaseKind.OPERATION, codename, np.where(is_request, request_title, intel_title))
+    others = np.where(is_request, request_title, intel_title)
+    title = np.where(kind == CaseKind.OPERATION, codename, others)
     return codename, title
