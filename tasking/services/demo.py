@@ -2,7 +2,7 @@
 
 Every name here is invented. The cases are those of docs/domain.md, taken through
 the real services (submission, triage, questions to the BCU, graded
-intelligence, moderation, decisions, closing) so the demo's audit log and
+intelligence, moderation, decisions, closing, linked cases) so the demo's audit log and
 history look like real use, and every state of a case's life is shown. The
 work started five weeks ago, so some reviews are overdue; today's graded
 intelligence keeps every open case at intelligence age 0.
@@ -32,6 +32,7 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services.cases import create_case, submit_asset_request, update_assessment
+from tasking.services.links import link_cases
 from tasking.services.users import create_user
 from tasking.services.workflow import (
     answer_information_request,
@@ -158,6 +159,13 @@ _DECISIONS: dict[str, dict[str, object]] = {
         "asset_type_reason": "Dogs search the ground the drone cannot see under tree cover.",
     },
 }  # fmt: skip
+# Related demo cases linked for deconfliction by the coordinator: from, to, type, reason.
+LINKS = (
+    ("OP-001", "INT-008", "same_ocg",
+     "Fictional: the addresses cuckooed in INT-008 are the county line's bases in OP-001."),
+    ("REQ-012", "OP-004", "same_subject",
+     "Fictional: the burglar of REQ-012 steals car keys for the OP-004 group."),
+)  # fmt: skip
 # 3x5x2 gradings that give each confidence (docs/domain.md mapping): H 1B, M 2B, L 3C.
 _GRADING = {"H": (1, "B"), "M": (2, "B"), "L": (3, "C")}
 _PATH = ("submitted", "triage", "scoring", "moderation", "awaiting_meeting")
@@ -207,6 +215,12 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> dict[str, str
     demo = _Demo(session, users, units, themes, assets)
     for index, case in enumerate(CASES):
         demo.load(case, started + timedelta(minutes=index), now)
+    for frm, to, link_type, reason in LINKS:
+        case_id = session.exec(select(Case.id).where(Case.reference == frm)).one()
+        link_cases(
+            session=session, actor=users["coordinator"], case_id=case_id,
+            data={"reference": to, "link_type": link_type, "reason": reason},
+        )  # fmt: skip
     return logins
 
 

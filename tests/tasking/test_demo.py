@@ -11,7 +11,9 @@ from tasking.models import (
     DECISION_STATES,
     OPEN_STATES,
     Assessment,
+    AuditEvent,
     Case,
+    CaseLink,
     Decision,
     DecisionAsset,
     InfoRequest,
@@ -21,7 +23,7 @@ from tasking.models import (
     User,
     utcnow,
 )
-from tasking.services.demo import CASES, PEOPLE, seed_demo
+from tasking.services.demo import CASES, LINKS, PEOPLE, seed_demo
 from tasking.services.scores import engine_model
 
 
@@ -73,3 +75,18 @@ def test_demo_shows_every_state_and_defensible_decisions(engine: Engine) -> None
         assert cases["REQ-013"].outcome_grades == '{"Prevent": "moderate"}'
         asked = session.exec(select(InfoRequest)).all()
         assert sorted(a.answer is not None for a in asked) == [False, True]
+
+
+def test_demo_links_related_cases_and_logs_each_as_a_combination(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        seed_demo(session=session)
+    with Session(engine) as session:
+        refs = {c.id: c.reference for c in session.exec(select(Case)).all()}
+        pairs = {
+            frozenset((refs[link.low_case_id], refs[link.high_case_id])): link.link_type
+            for link in session.exec(select(CaseLink)).all()
+        }
+        assert pairs == {frozenset((a, b)): kind for a, b, kind, _ in LINKS}
+        logged = session.exec(select(AuditEvent).where(AuditEvent.action == "case.link")).all()
+        assert sorted(e.category for e in logged) == ["combination"] * len(LINKS)
+        assert sorted(e.reason for e in logged) == sorted(reason for *_, reason in LINKS)
