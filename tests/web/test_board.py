@@ -1,7 +1,11 @@
-"""The coordinators' ranked board over HTTP (`GET /board`): roles, filters, paging, counts."""
+"""The coordinators' ranked board over HTTP (`GET /board`): roles, filters, paging, counts,
+and the consultation each page that shows cases leaves in the audit log."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import random
 import re
 import time
@@ -16,12 +20,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from tasking.db import session_scope
-from tasking.models import BOARD_ORDER, Case, CaseScore
+from tasking.models import BOARD_ORDER, AuditEvent, Case, CaseScore
+from tasking.services.audit import verify
 from tasking.services.board import HARM_BANDS, clear_caches, harm_band_of
 from tasking.services.cases import submit_asset_request, update_assessment
 from tasking.services.scores import INPUT_SHIFTS
 from tests.support.runs import completed_run
 from tests.tasking.conftest import Org
+from tests.web.conftest import csrf_token
 
 SignedIn = Callable[[str], FlaskClient]
 CASES = 70
@@ -393,3 +399,70 @@ def test_board_is_drawn_while_its_counts_are_made(
         time.sleep(0.1)
     assert "data-counts-pending" not in page
     assert 'class="band-count__name">P0</span>' in page
+
+
+# --- DPA 2018 s.62: a board page that shows cases is a consultation --------------------
+
+_PINNED = re.compile(r'<li><a href="/cases/[^"]+">([A-Z]+-\d+)</a>')
+
+
+def board_views(engine: Engine) -> list[AuditEvent]:
+    """The board's consultation rows, oldest first."""
+    with session_scope(engine, write=False) as session:
+        query = select(AuditEvent).where(col(AuditEvent.action) == "board.view")
+        return list(session.exec(query.order_by(col(AuditEvent.seq))).all())
+
+
+def test_board_view_is_logged_with_its_filters_and_the_cases_shown(
+    signed_in: SignedIn, board: list[int], web_engine: Engine, web_org: Org
+) -> None:
+    browser = signed_in("coordinator")
+    first = browser.get("/board?kind=request").get_data(as_text=True)
+    second = browser.get(_NEXT.search(first).group(1).replace("&amp;", "&"))  # type: ignore[union-attr]
+    later = second.get_data(as_text=True)
+    pinned = _PINNED.findall(later)
+    assert pinned, "the threat-to-life cases are pinned on the second page"
+    one, two = board_views(web_engine)
+    for row, page, ranks, extra in ((one, first, "1-50", []), (two, later, "51-70", pinned)):
+        detail = json.loads(row.detail)
+        assert (row.category, row.entity_type, row.entity_id) == ("consultation", "case", None)
+        assert row.actor_id == web_org.users["coordinator"].id
+        assert (row.origin, row.credential[:8]) == ("web", "session:")
+        assert detail["filters"] == {"kind": "request"}
+        assert detail["ranks"] == ranks
+        assert detail["references"] == refs(page) + extra
+        assert detail["rows"] == len(detail["references"])
+        assert detail["marking"] == "OFFICIAL-SENSITIVE"
+    with web_engine.connect() as conn:
+        assert verify(conn).ok  # the rows joined the hash chain
+
+
+def test_board_view_showing_no_case_is_not_logged(
+    signed_in: SignedIn, board: list[int], web_engine: Engine
+) -> None:
+    browser = signed_in("coordinator")
+    assert "No open cases match" in browser.get("/board?theme_id=999999").get_data(as_text=True)
+    assert signed_in("bcu_requester").get("/board").status_code == 403
+    assert board_views(web_engine) == []
+
+
+def test_board_views_are_what_the_auditor_sees_a_user_saw(
+    signed_in: SignedIn, board: list[int], web_engine: Engine
+) -> None:
+    page = signed_in("analyst").get("/board?band=P0").get_data(as_text=True)
+    (row,) = board_views(web_engine)
+    assert json.loads(row.detail)["filters"] == {"band": "P0"}
+    auditor = signed_in("auditor")
+    seen = auditor.get("/audit/user?username=analyst")
+    assert seen.status_code == 200
+    assert "board.view" in seen.get_data(as_text=True)
+    # The page names the act; the CSV file's detail column names the cases shown.
+    token = csrf_token(auditor, "/audit/user?username=analyst")
+    export = auditor.post(
+        "/audit/user",
+        data={"csrf_token": token, "username": "analyst", "reason_code": "subject_access"},
+    )
+    assert export.mimetype == "text/csv"
+    lines = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
+    (listed,) = [line for line in lines[3:] if line[5] == "board.view"]
+    assert json.loads(listed[-1])["references"] == refs(page)

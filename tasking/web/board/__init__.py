@@ -13,23 +13,14 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-import scoring
-from tasking.models import (
-    OPEN_STATES,
-    CaseKind,
-    ModelVersion,
-    State,
-    Strand,
-    Theme,
-    Unit,
-    UnitKind,
-    User,
-)
+from tasking.models import User
+from tasking.services.audit import record_event
 from tasking.services.board import (
     HARM_BANDS,
     LIKELIHOODS,
+    BoardCounts,
     BoardFilter,
     BoardPage,
     board_counts,
@@ -37,8 +28,14 @@ from tasking.services.board import (
     rank_movement,
 )
 from tasking.services.errors import Invalid
-from tasking.services.scores import INPUT_SHIFTS, engine_model
 from tasking.web.board.heatmap import harm_band_label, risk_matrix_svg
+from tasking.web.board.lines import Names, board_lines
+from tasking.web.board.lookups import (
+    ESCAPED_KINDS,
+    ESCAPED_STRANDS,
+    BoardLookups,
+    board_lookups,
+)
 from tasking.web.db import db
 from tasking.web.filters import mark_page
 from tasking.web.security import BOARD_ROLES, actor, roles
@@ -60,15 +57,18 @@ MAX_PARAM = 512
 # cases take seconds to count; a small board takes milliseconds).
 COUNTS_WAIT_S = 0.05
 _MARK = "REFERENCE-PLACEHOLDER"
-# 4P strands by bit set, named once (the shared filter iterates a flag enum per call).
-STRAND_NAMES = {bits: ", ".join(Strand(bits).names()) or "-" for bits in range(16)}
-KIND_NAMES = {1: "Operation", 2: "Intelligence case", 3: "BCU asset request"}
+HARM_OPTIONS = [(str(i), harm_band_label(i)) for i in range(len(HARM_BANDS))]
+LIKELIHOOD_OPTIONS = [(str(level), str(level)) for level in LIKELIHOODS]
 
 
 @bp.route("/board")
 @roles(BOARD_ROLES)
 def board() -> tuple[str, int]:
-    """The ranked board of open cases, as docs/domain.md lists it, for the current filters."""
+    """The ranked board of open cases, as docs/domain.md lists it, for the current filters.
+
+    A page that shows cases is a consultation (DPA 2018 s.62): it is logged once
+    drawn, in a short write transaction of its own (the reads end first).
+    """
     user = actor()
     session = db()
     raw = {
@@ -83,14 +83,28 @@ def board() -> tuple[str, int]:
     movement = rank_movement(session=session, actor=user, page=page)
     pinned = _pinned(session, user, filters, page)
     shown = [*page.rows, *(pinned.rows if pinned else [])]
-    mark_page(*(row.marking for row in shown))
-    context = _lookups(session, shown)
+    marking = mark_page(*(row.marking for row in shown))
+    lookups = board_lookups()
+    reference = lookups.reference(session)
+    names = Names(
+        themes=reference.theme_names,
+        unit_codes=reference.unit_codes,
+        kinds=ESCAPED_KINDS,
+        strands=ESCAPED_STRANDS,
+        leads=lookups.leads(session, (row.lead_id for row in page.rows)),
+        grading=reference.grading,
+    )
     params = filters.to_params()
-    options = _options(session)
-    status = 422 if errors else 200
-    return render_template(
+    html = render_template(
         "board/board.html",
         page=page,
+        lines=board_lines(
+            page.rows,
+            movement=movement,
+            names=names,
+            today=datetime.now(UTC).date(),
+            case_url=case_url,
+        ),
         pinned=pinned,
         counts=counts,
         movement=movement,
@@ -99,25 +113,50 @@ def board() -> tuple[str, int]:
         values={**params, **{k: v for k, v in raw.items() if k in errors}},
         errors=errors,
         labels=LABELS,
-        today=datetime.now(UTC).date(),
-        matrix_svg=risk_matrix_svg(counts.matrix, filters, lambda f: board_url(f.to_params()))
-        if counts
-        else None,
-        harm_bands=HARM_BANDS,
-        likelihoods=LIKELIHOODS,
+        matrix_svg=_matrix(lookups, counts, filters),
         board_url=board_url,
         case_url=case_url,
-        unpack=unpack_inputs,
-        options=options,
-        theme_names=options["theme_names"],
-        kind_names=KIND_NAMES,
-        strand_names=STRAND_NAMES,
-        unit_codes=options["unit_codes"],
-        harm_options=[(str(i), harm_band_label(i)) for i in range(len(HARM_BANDS))],
-        likelihood_options=[(str(level), str(level)) for level in LIKELIHOODS],
+        options=reference.options,
+        harm_options=HARM_OPTIONS,
+        likelihood_options=LIKELIHOOD_OPTIONS,
         all_cells_url=board_url(filters.with_(harm_band=None, likelihood=None).to_params()),
-        **context,
-    ), status
+    )
+    if shown:
+        _log_view(user, page, params, [row.reference for row in shown], marking)
+    return html, 422 if errors else 200
+
+
+def _log_view(
+    user: User, page: BoardPage, params: dict[str, str], references: list[str], marking: str
+) -> None:
+    """One consultation row: the filters, the ranks and the references shown (pinned last)."""
+    record_event(
+        session=db(write=True),  # the page's reads end here; the writer holds only this row
+        actor=user,
+        category="consultation",
+        action="board.view",
+        entity_type="case",
+        entity_id=None,
+        detail={
+            "filters": params,
+            "ranks": f"{page.rows[0].rank}-{page.rows[-1].rank}" if page.rows else "",
+            "rows": len(references),
+            "references": references,
+            "marking": marking,
+        },
+    )
+
+
+def _matrix(lookups: BoardLookups, counts: BoardCounts | None, filters: BoardFilter) -> Any:
+    """The risk matrix SVG, drawn once per counts and filter (counts are kept 30 s)."""
+    if counts is None:
+        return None
+    key = (counts.counted_at, tuple(map(tuple, counts.matrix)), filters, request.script_root)
+    drawn = lookups.drawn.get(key)
+    if drawn is None:
+        drawn = risk_matrix_svg(counts.matrix, filters, lambda f: board_url(f.to_params()))
+        lookups.remember(key, drawn)
+    return drawn
 
 
 def _filters(raw: dict[str, str], errors: dict[str, str]) -> BoardFilter:
@@ -157,39 +196,6 @@ def _pinned(
     return pinned if pinned.rows else None
 
 
-def _lookups(session: Session, rows: list[Any]) -> dict[str, Any]:
-    """Names for the ids on the page: themes, units, leads, and the current model's grading."""
-    lead_ids = {row.lead_id for row in rows if row.lead_id is not None}
-    leads = {}
-    if lead_ids:
-        leads = {
-            u.id: u.display_name
-            for u in session.exec(select(User).where(col(User.id).in_(lead_ids))).all()
-        }
-    version = session.exec(select(ModelVersion).where(col(ModelVersion.is_current))).first()
-    grading = engine_model(version).grading if version is not None else None
-    return {"leads": leads, "grading": grading}
-
-
-def _options(session: Session) -> dict[str, Any]:
-    """Choices for the filter form (small tables, read whole)."""
-    units = session.exec(select(Unit).order_by(col(Unit.name))).all()
-    themes = session.exec(select(Theme).order_by(col(Theme.name))).all()
-    return {
-        "hubs": [(u.id, u.name) for u in units if u.kind == UnitKind.HUB],
-        "bcus": [(u.id, u.name) for u in units if u.kind == UnitKind.BCU],
-        "unit_names": {u.id: u.name for u in units},
-        "unit_codes": {u.id: u.code for u in units},
-        "themes": [(t.id, t.name) for t in themes],
-        "theme_names": {t.id: t.name for t in themes},
-        "states": [
-            (s.value, s.value.replace("_", " ").capitalize()) for s in State if s in OPEN_STATES
-        ],
-        "kinds": [(k.name.lower(), KIND_NAMES[int(k)]) for k in CaseKind],
-        "bands": [(b, b) for b in scoring.BANDS],
-    }
-
-
 def board_url(params: dict[str, str], **extra: str | None) -> str:
     """The board's address with these filters (and a page cursor)."""
     args = {**params, **{k: v for k, v in extra.items() if v}}
@@ -210,8 +216,3 @@ def case_url(reference: str) -> str:
             base = url_for("cases.case_page", reference=_MARK)
         g.board_case_base = base
     return base.replace(_MARK, quote(reference, safe=""))
-
-
-def unpack_inputs(packed: int) -> dict[str, int]:
-    """Factor codes of a row from its packed inputs."""
-    return {key: (int(packed) >> shift) & 7 for key, shift in INPUT_SHIFTS.items()}
