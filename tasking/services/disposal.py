@@ -35,6 +35,7 @@ from tasking.models import (
     utcnow,
 )
 from tasking.services.audit import record_event
+from tasking.services.links import erase_link_reasons
 from tasking.services.records import DisposeIn, check_reviewer, due_list_of, reviewable
 from tasking.services.schemas import validate
 from tasking.services.scores import sync_board_row
@@ -73,6 +74,7 @@ def dispose(*, session: Session, actor: User, case_id: int, data: Any) -> Record
     erased["decisions"] = _blank(session, Decision, case_id, **dict.fromkeys(DECISION_TEXT, ""))
     erased["assessment"] = _blank(session, Assessment, case_id, rationale="", moderation_note="")
     erased["api_answers"] = _blank(session, IdempotencyKey, case_id, response="")
+    erased["link_reasons"] = erase_link_reasons(session, case_id)
     session.flush()
     sync_board_row(session=session, case=case)
     review = RecordReview(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -203,3 +203,20 @@ def case_links(*, session: Session, actor: User, case_id: int) -> list[LinkedCas
         .limit(MAX_LINKS)
     ).all()
     return [LinkedCase(link=link, case=other, linked_by=name) for link, other, name in rows]
+
+
+def erase_link_reasons(session: Session, case_id: int) -> int:
+    """For disposal (DPA 2018 s.39): blank the reasons of the case's links; returns the count.
+
+    The links themselves stay, like the tombstone and the audit trail: that the
+    records were combined is kept, the free text about it is not.
+    """
+    result = session.connection().execute(
+        update(CaseLink)
+        .where(or_(col(CaseLink.low_case_id) == case_id, col(CaseLink.high_case_id) == case_id))
+        .values(reason="")
+    )
+    for row in list(session.identity_map.values()):
+        if isinstance(row, CaseLink):
+            session.expire(row)  # no old text kept in memory for a later read
+    return int(result.rowcount or 0)

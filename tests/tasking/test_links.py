@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 from tasking.db import session_scope
 from tasking.models import AuditEvent, Case, CaseLink, State, pk
 from tasking.services.cases import create_case, submit_asset_request
+from tasking.services.disposal import dispose
 from tasking.services.errors import Forbidden, Invalid, NotFound
-from tasking.services.links import case_links, link_cases, unlink_cases
+from tasking.services.links import case_links, erase_link_reasons, link_cases, unlink_cases
 from tasking.services.markings import set_marking
 from tests.tasking.conftest import Org
 from tests.tasking.flow import RequestData, submit, version_of
@@ -315,3 +316,36 @@ def test_unlinking_needs_a_reason_and_a_link_of_this_case_the_actor_may_see(
         _unlink(engine, org, cases, "chair", "op", pk(secret), "Fictional: reason")
     assert len(_rows(engine)) == 2
     assert _events(engine, "case.unlink") == []
+
+
+def test_erasing_a_cases_link_reasons_blanks_only_its_own(
+    engine: Engine, org: Org, cases: Cases
+) -> None:
+    """What disposal needs: the links stay, their free text about the case goes."""
+    _link(engine, org, cases, "coordinator", "op", "intel")
+    _link(engine, org, cases, "coordinator", "req_a", "intel")
+    _link(engine, org, cases, "coordinator", "req_a", "req_a2")
+    with session_scope(engine) as session:
+        assert erase_link_reasons(session, cases.ids["intel"]) == 2
+    reasons = {frozenset((row.low_case_id, row.high_case_id)): row.reason for row in _rows(engine)}
+    assert reasons == {
+        frozenset((cases.ids["op"], cases.ids["intel"])): "",
+        frozenset((cases.ids["req_a"], cases.ids["intel"])): "",
+        frozenset((cases.ids["req_a"], cases.ids["req_a2"])): REASON,
+    }
+
+
+def test_disposing_of_a_case_blanks_its_link_reasons_and_keeps_the_links(
+    engine: Engine, org: Org, cases: Cases
+) -> None:
+    _link(engine, org, cases, "coordinator", "op", "intel")
+    with session_scope(engine) as session:
+        dispose(
+            session=session, actor=org.users["coordinator"], case_id=cases.ids["intel"],
+            data={"reason": "Retention period over"},
+        )  # fmt: skip
+    (row,) = _rows(engine)
+    assert row.reason == ""
+    assert _listed(engine, org, cases, "coordinator", "op") == [cases.refs["intel"]]
+    (event,) = _events(engine, "record.dispose")
+    assert json.loads(event.detail)["erased"]["link_reasons"] == 1
