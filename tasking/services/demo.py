@@ -216,9 +216,9 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> dict[str, str
     for index, case in enumerate(CASES):
         demo.load(case, started + timedelta(minutes=index), now)
     for frm, to, link_type, reason in LINKS:
-        case_id = session.exec(select(Case.id).where(Case.reference == frm)).one()
+        linked = session.exec(select(Case).where(Case.reference == frm)).one()
         link_cases(
-            session=session, actor=users["coordinator"], case_id=case_id,
+            session=session, actor=users["coordinator"], case_id=pk(linked),
             data={"reference": to, "link_type": link_type, "reason": reason},
         )  # fmt: skip
     return logins
