@@ -15,12 +15,15 @@ the goal is a 10M-row walk under 60 s. Figures, not assertions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -94,15 +97,69 @@ def load(engine: Engine, rows: int, batch: int) -> float:
     return time.perf_counter() - started
 
 
+def settle(engine: Engine) -> None:
+    """After a bulk load, PostgreSQL's first read of each page writes it again (hint
+    bits); a vacuum does that now, as autovacuum would have long before a real walk."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) audit_event")
+
+
+def walker_cpu() -> float:
+    """CPU seconds of this process and its finished children (the walk's workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def server_clock(engine: Engine) -> Callable[[], float]:
+    """CPU seconds of the PostgreSQL server on this machine (postmaster and every backend,
+    ended ones included), as a function; 0 for SQLite (it runs inside the walker)."""
+    if engine.dialect.name != "postgresql":
+        return lambda: 0.0
+    try:
+        import psutil
+
+        with engine.connect() as conn:
+            data = Path(str(conn.exec_driver_sql("SHOW data_directory").scalar()))
+        postmaster = psutil.Process(int((data / "postmaster.pid").read_text().split()[0]))
+    except Exception as exc:  # a remote server, or no permission: no figure
+        print(f"  (database server CPU not measured: {exc})", file=sys.stderr)
+        return lambda: 0.0
+
+    def total() -> float:
+        times = postmaster.cpu_times()
+        used = times.user + times.system + times.children_user + times.children_system
+        for child in postmaster.children():
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                used += child_times.user + child_times.system
+        return used
+
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--batch", type=int, default=100_000, help="rows per read batch")
+    parser.add_argument(
+        "--workers", type=lambda text: [int(n) for n in text.split(",")], default=[1, 2],
+        help="walk once with each number of processes, e.g. 1,2 (the default)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--url", default=None,
+        help="an existing database to use (kept): loaded once, reused while it has --rows rows",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         server = None
-        if args.db == "sqlite":
+        if args.url:
+            url = args.url
+        elif args.db == "sqlite":
             url = f"sqlite:///{Path(tmp) / 'audit.db'}"
         else:
             from tests.support.postgres import ThrowawayPostgres
@@ -112,23 +169,41 @@ def main() -> None:
         engine = make_engine(url)
         try:
             upgrade(engine)
-            # The actor_id column is left empty: the bench org has no users to point at.
-            loaded = load(engine, args.rows, 100_000)
-            print(f"load: {args.rows:,} chained rows in {loaded:.1f} s"
-                  f" ({args.rows / loaded:,.0f} rows/s)")  # fmt: skip
-            started = time.perf_counter()
             with engine.connect() as conn:
-                verdict = audit.verify(conn, batch=args.batch)
-            seconds = time.perf_counter() - started
-            assert verdict.ok, verdict.problem
-            assert verdict.rows == args.rows
-            print(
-                f"audit verify ({args.db}): {verdict.rows:,} rows in {seconds:.1f} s ="
-                f" {verdict.rows / seconds:,.0f} rows/s; 10M rows would take"
-                f" {10_000_000 / (verdict.rows / seconds):.0f} s"
-                f" [{platform.python_implementation()} {platform.python_version()},"
-                f" {os.cpu_count()} CPUs]"
-            )
+                present = audit.chain_head(conn)[0]
+            if present == 0:
+                # The actor_id column is left empty: the bench org has no users to point at.
+                loaded = load(engine, args.rows, 100_000)
+                print(f"load: {args.rows:,} chained rows in {loaded:.1f} s"
+                      f" ({args.rows / loaded:,.0f} rows/s)")  # fmt: skip
+            elif present != args.rows:
+                sys.exit(f"{url} holds {present:,} audit rows, not --rows {args.rows:,}")
+                settle(engine)
+            server_cpu = server_clock(engine)
+            for workers in args.workers:
+                walkers, database = walker_cpu(), server_cpu()
+                started = time.perf_counter()
+                with engine.connect() as conn:
+                    verdict = audit.verify(conn, batch=args.batch, workers=workers)
+                seconds = time.perf_counter() - started
+                walkers, database = walker_cpu() - walkers, server_cpu() - database
+                assert verdict.ok, verdict.problem
+                assert verdict.rows == args.rows
+                per_million = 1_000_000 / verdict.rows
+                print(
+                    f"audit verify ({engine.dialect.name}, {workers} worker(s)):"
+                    f" {verdict.rows:,} rows in {seconds:.1f} s ="
+                    f" {verdict.rows / seconds:,.0f} rows/s; 10M rows would take"
+                    f" {10_000_000 / (verdict.rows / seconds):.0f} s"
+                    f" [{platform.python_implementation()} {platform.python_version()},"
+                    f" {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}]"
+                )
+                print(
+                    f"  CPU per 1M rows: walker {walkers * per_million:.2f} s"
+                    + (f", database server {database * per_million:.2f} s" if database else "")
+                    + f"; 10M rows on {os.cpu_count()} idle CPUs would take at least"
+                    f" {(walkers + database) * 10 * per_million / (os.cpu_count() or 1):.0f} s"
+                )
         finally:
             engine.dispose()
             if server is not None:

@@ -6,10 +6,13 @@ altered, removed or moved; it exits 1 if it finds one. `--checkpoint SEQ:HASH`
 (printed earlier by `tasking audit checkpoint` and kept outside the database)
 also checks that the chain still reaches that row with that hash: a chain
 rewritten from an edited row onwards passes the links but fails the checkpoint.
+A long chain is walked in stretches by several processes at once (`--workers`,
+by default one a CPU up to 4); the row named is the same as one walk's.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -28,7 +31,14 @@ def audit_group() -> None:
 @click.option("--checkpoint", "checkpoint", default=None, help="SEQ:HASH the chain must reach.")
 @click.option("--since-last", is_flag=True, help="Only the rows after the last good walk.")
 @click.option("--record", is_flag=True, help="Keep the result (as the nightly run does).")
-def verify_command(checkpoint: str | None, since_last: bool, record: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=lambda: min(os.cpu_count() or 1, 4),
+    show_default="the CPUs, at most 4",
+    help="Processes walking stretches of the chain at once (1: one walk).",
+)
+def verify_command(checkpoint: str | None, since_last: bool, record: bool, workers: int) -> None:
     """Walk the chain; exit 1 naming the first broken, missing or reordered row."""
     try:
         mark = audit.parse_checkpoint(checkpoint) if checkpoint else None
@@ -40,7 +50,9 @@ def verify_command(checkpoint: str | None, since_last: bool, record: bool) -> No
         after_seq, after_hash = (
             audit.last_good_verification(conn) if since_last else (0, audit.GENESIS)
         )
-        verdict = audit.verify(conn, after_seq=after_seq, after_hash=after_hash, checkpoint=mark)
+        verdict = audit.verify(
+            conn, after_seq=after_seq, after_hash=after_hash, checkpoint=mark, workers=workers
+        )
     seconds = time.perf_counter() - started
     if record:
         from tasking.db import session_scope

@@ -28,11 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
+import multiprocessing
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -297,6 +300,22 @@ class Verdict:
     bad_seq: int | None = None
 
 
+PART_MIN_ROWS = 250_000  # a walk split across processes gives each part at least this many rows
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One stretch of the walk: the rows with after < seq <= through, from the row before."""
+
+    ok: bool
+    rows: int
+    last_seq: int  # the last row that passed (or the row before the stretch)
+    last_hash: str
+    checkpoint_seen: bool
+    problem: str = ""
+    bad_seq: int | None = None
+
+
 def verify(
     conn: Connection,
     *,
@@ -305,6 +324,8 @@ def verify(
     checkpoint: tuple[int, str] | None = None,
     batch: int = 100_000,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
+    part_rows: int = PART_MIN_ROWS,
 ) -> Verdict:
     """Walk the chain from the row after (`after_seq`, `after_hash`) to the end.
 
@@ -312,49 +333,41 @@ def verify(
     number is not the next one (removed), or whose prev_hash is not the hash of the
     row before it (removed, inserted or reordered); then checks the end against the
     chain head (rows removed from the end) and against `checkpoint` (seq, hash) if given.
+
+    With `workers` > 1 (and at least `part_rows` rows a part) the rows are split into
+    stretches of seq walked by that many processes at once, each on its own
+    connection. A row's check needs only the row before it as stored, so a stretch
+    starts from the last row before it; the stretches are then joined in order and
+    the first problem of the first stretch that has one is the walk's, the same row
+    and words as one walk. Committed rows only: a caller's uncommitted rows are seen
+    by one walk (workers=1), not by other connections.
     """
-    expected_seq, prev = after_seq + 1, after_hash
-    rows = 0
-    last_seq, last_hash = after_seq, after_hash
-
-    def fail(problem: str, seq: int | None) -> Verdict:
-        return Verdict(False, after_seq + 1, last_seq, last_hash, rows, problem, seq)
-
     checkpoint_seen = checkpoint is None or checkpoint[0] <= after_seq
     # The head first: rows appended while we walk are past it and left for the next walk.
     head = conn.exec_driver_sql("SELECT seq, row_hash FROM audit_chain_head WHERE id = 1").first()
     head_seq = int(head[0]) if head is not None else None
-    for chunk in _prefetched(_batches(conn, after_seq, batch, head_seq)):
-        sha = hashlib.sha256
-        for seq, hashed, prev_hash, row_hash in chunk:
-            if seq != expected_seq:
-                return fail(
-                    f"row {expected_seq} is missing: after row {last_seq} the next row is"
-                    f" {seq} (rows removed)",
-                    expected_seq,
-                )
-            if prev_hash != prev:
-                return fail(
-                    f"row {seq} does not follow row {last_seq}: its prev_hash is not row"
-                    f" {last_seq}'s hash (rows removed, inserted or reordered)",
-                    seq,
-                )
-            if sha(hashed.encode()).hexdigest() != row_hash:
-                return fail(f"row {seq} was altered: its content does not match its hash", seq)
-            if checkpoint is not None and seq == checkpoint[0]:
-                if row_hash != checkpoint[1]:
-                    return fail(
-                        f"row {seq} does not match the checkpoint {checkpoint[0]}:"
-                        f"{checkpoint[1]} (the chain was rewritten)",
-                        seq,
-                    )
-                checkpoint_seen = True
-            prev = last_hash = row_hash
-            last_seq = seq
-            expected_seq = seq + 1
-            rows += 1
-        if progress is not None:
-            progress(rows)
+    bounds = _split(after_seq, head_seq, workers, part_rows)
+    if len(bounds) > 2 and _shareable(conn):
+        parts = _walk_parts(conn, bounds, after_seq, after_hash, checkpoint, batch, workers)
+    else:
+        with contextlib.closing(_prefetched(_batches(conn, after_seq, batch, head_seq))) as chunks:
+            parts = [_walk(chunks, after_seq, after_hash, checkpoint, progress)]
+    rows = 0
+    for part in parts:
+        rows += part.rows
+        checkpoint_seen = checkpoint_seen or part.checkpoint_seen
+        if not part.ok:
+            return Verdict(
+                False, after_seq + 1, part.last_seq, part.last_hash, rows, part.problem,
+                part.bad_seq,
+            )  # fmt: skip
+    last_seq, last_hash = parts[-1].last_seq, parts[-1].last_hash
+    if progress is not None and len(parts) > 1:
+        progress(rows)
+
+    def fail(problem: str, seq: int | None) -> Verdict:
+        return Verdict(False, after_seq + 1, last_seq, last_hash, rows, problem, seq)
+
     if not checkpoint_seen and checkpoint is not None:
         return fail(
             f"the chain ends at row {last_seq} and no longer reaches the checkpoint"
@@ -372,6 +385,145 @@ def verify(
             last_seq + 1,
         )
     return Verdict(True, after_seq + 1, last_seq, last_hash, rows)
+
+
+def _walk(
+    chunks: Iterable[list[tuple[Any, ...]]],
+    start_seq: int,
+    start_hash: str,
+    checkpoint: tuple[int, str] | None,
+    progress: Callable[[int], None] | None = None,
+) -> _Part:
+    """Check rows (seq, hashed text, prev_hash, row_hash) in seq order following the row
+    (`start_seq`, `start_hash`); stop at the first problem."""
+    expected_seq, prev = start_seq + 1, start_hash
+    last_seq, seen = start_seq, False
+    check_seq = checkpoint[0] if checkpoint is not None else None
+
+    def fail(problem: str, seq: int) -> _Part:
+        # Every row that passed had the next number: they are start_seq+1 .. last_seq.
+        return _Part(False, last_seq - start_seq, last_seq, prev, seen, problem, seq)
+
+    sha = hashlib.sha256
+    for chunk in chunks:
+        for seq, hashed, prev_hash, row_hash in chunk:
+            if seq != expected_seq:
+                return fail(
+                    f"row {expected_seq} is missing: after row {last_seq} the next row is"
+                    f" {seq} (rows removed)",
+                    expected_seq,
+                )
+            if prev_hash != prev:
+                return fail(
+                    f"row {seq} does not follow row {last_seq}: its prev_hash is not row"
+                    f" {last_seq}'s hash (rows removed, inserted or reordered)",
+                    seq,
+                )
+            if sha(hashed.encode()).hexdigest() != row_hash:
+                return fail(f"row {seq} was altered: its content does not match its hash", seq)
+            if seq == check_seq:
+                assert checkpoint is not None
+                if row_hash != checkpoint[1]:
+                    return fail(
+                        f"row {seq} does not match the checkpoint {checkpoint[0]}:"
+                        f"{checkpoint[1]} (the chain was rewritten)",
+                        seq,
+                    )
+                seen = True
+            prev = row_hash
+            last_seq = seq
+            expected_seq = seq + 1
+        if progress is not None:
+            progress(last_seq - start_seq)
+    return _Part(True, last_seq - start_seq, last_seq, prev, seen)
+
+
+def _split(after_seq: int, head_seq: int | None, workers: int, part_rows: int) -> list[int]:
+    """Stretch boundaries [after_seq, b1, ..., head_seq]: a few stretches per worker, each of
+    at least `part_rows` rows (so a slower process takes fewer); one stretch if small."""
+    if head_seq is None or workers < 2 or head_seq - after_seq < 2 * max(part_rows, 1):
+        return [after_seq, head_seq if head_seq is not None else after_seq]
+    count = min(4 * workers, (head_seq - after_seq) // max(part_rows, 1))
+    step = (head_seq - after_seq) / count
+    inner = [after_seq + round(step * i) for i in range(1, count)]
+    return [after_seq, *inner, head_seq]
+
+
+def _shareable(conn: Connection) -> bool:
+    """True when other processes can open the same database (not SQLite in memory)."""
+    url = conn.engine.url
+    return url.get_backend_name() == "postgresql" or (
+        url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    )
+
+
+def _walk_parts(
+    conn: Connection,
+    bounds: list[int],
+    after_seq: int,
+    after_hash: str,
+    checkpoint: tuple[int, str] | None,
+    batch: int,
+    workers: int,
+) -> list[_Part]:
+    """The stretches walked by `workers` processes; the results in seq order, up to and
+    including the first that failed."""
+    url = conn.engine.url.render_as_string(hide_password=False)
+    jobs = [
+        (url, low, high, after_seq, after_hash, checkpoint, batch)
+        for low, high in itertools.pairwise(bounds)
+    ]
+    # Fork: the workers start at once, without importing the application again (seconds
+    # each). They touch nothing inherited (each opens its own connection) and leave by
+    # os._exit, so this process's connections are never closed from a worker.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_walk_stretch, *job) for job in jobs]
+        parts: list[_Part] = []
+        for future in futures:
+            part = future.result()
+            parts.append(part)
+            if not part.ok:
+                for later in futures:
+                    later.cancel()  # the first problem is found: the rest need not start
+                break
+    return parts
+
+
+def _walk_stretch(
+    url: str,
+    low: int,
+    high: int,
+    after_seq: int,
+    after_hash: str,
+    checkpoint: tuple[int, str] | None,
+    batch: int,
+) -> _Part:
+    """In a worker process: walk the rows low < seq <= high, following the last stored row
+    at or before `low` (or the walk's start)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            start_seq, start_hash = after_seq, after_hash
+            if low > after_seq:
+                before = conn.exec_driver_sql(
+                    "SELECT seq, row_hash FROM audit_event WHERE seq > %(a)s AND seq <= %(b)s"
+                    " ORDER BY seq DESC LIMIT 1"
+                    if conn.dialect.name == "postgresql"
+                    else "SELECT seq, row_hash FROM audit_event WHERE seq > :a AND seq <= :b"
+                    " ORDER BY seq DESC LIMIT 1",
+                    {"a": after_seq, "b": low},
+                ).first()
+                if before is not None:
+                    start_seq, start_hash = int(before[0]), str(before[1])
+            with contextlib.closing(_prefetched(_batches(conn, low, batch, high))) as chunks:
+                return _walk(chunks, start_seq, start_hash, checkpoint)
+    finally:
+        engine.dispose()
 
 
 def _batches(
@@ -402,7 +554,9 @@ def _batches(
 _END = object()
 
 
-def _prefetched(chunks: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
+def _prefetched(
+    chunks: Iterator[list[tuple[Any, ...]]],
+) -> Generator[list[tuple[Any, ...]], None, None]:
     """The next batch is read (the driver waits without the GIL) while this one is hashed."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()

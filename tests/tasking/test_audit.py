@@ -323,6 +323,100 @@ def test_u2_checkpoint_mismatch_is_found(engine: Engine) -> None:
         audit.parse_checkpoint("3:nothex")
 
 
+# The walk split across processes: stretches of 2 rows over a 12-row chain, so every
+# tampering below touches a boundary (rows 2, 4, 6, 8, 10 end a stretch).
+STRETCHES = {"workers": 2, "part_rows": 2}
+
+
+def _both_walks(engine: Engine, **kwargs: Any) -> audit.Verdict:
+    """The split walk's verdict, after checking it is the one walk's, word for word."""
+    one = _verify(engine, **kwargs)
+    split = _verify(engine, **kwargs, **STRETCHES)
+    assert split == one
+    return split
+
+
+def test_u2_split_walk_stretches() -> None:
+    assert audit._split(0, 12, 2, 2) == [0, 2, 4, 6, 8, 10, 12]
+    assert audit._split(3, 12, 2, 2) == [3, 5, 7, 10, 12]  # from where the last walk ended
+    assert audit._split(0, 3, 2, 2) == [0, 3]  # too few rows to split
+    assert audit._split(0, 12, 1, 2) == [0, 12]
+    assert audit._split(0, None, 2, 2) == [0, 0]  # no chain head: one walk
+
+
+def test_u2_split_walk_of_a_whole_chain(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    _append(engine, 12)
+    walked: list[int] = []
+    split = audit._walk_parts
+
+    def counted(*args: Any) -> list[Any]:
+        parts = split(*args)
+        walked.append(len(parts))
+        return parts
+
+    monkeypatch.setattr(audit, "_walk_parts", counted)
+    verdict = _both_walks(engine)
+    assert walked == [6]  # six stretches, in worker processes
+    assert (verdict.ok, verdict.rows, verdict.through_seq) == (True, 12, 12)
+    with engine.connect() as conn:
+        head = audit.chain_head(conn)
+        middle = conn.exec_driver_sql("SELECT row_hash FROM audit_event WHERE seq = 5").scalar()
+    assert verdict.through_hash == head[1]
+    later = _both_walks(engine, after_seq=5, after_hash=str(middle), checkpoint=head)
+    assert (later.ok, later.from_seq, later.rows) == (True, 6, 7)
+
+
+@pytest.mark.parametrize(
+    ("statements", "bad_seq", "words"),
+    [
+        (["UPDATE audit_event SET reason = 'x' WHERE seq = 4"], 4, "row 4 was altered"),
+        (["UPDATE audit_event SET reason = 'x' WHERE seq = 5"], 5, "row 5 was altered"),
+        (["DELETE FROM audit_event WHERE seq = 4"], 4, "row 4 is missing: after row 3"),
+        (["DELETE FROM audit_event WHERE seq = 5"], 5, "row 5 is missing: after row 4"),
+        (["DELETE FROM audit_event WHERE seq IN (5, 6)"], 5, "after row 4 the next row is 7"),
+        (["DELETE FROM audit_event WHERE seq = 12"], 12, "head names row 12"),
+        (
+            [  # rows 4 and 5 swap places across a boundary
+                "UPDATE audit_event SET seq = -1 WHERE seq = 4",
+                "UPDATE audit_event SET seq = 4 WHERE seq = 5",
+                "UPDATE audit_event SET seq = 5 WHERE seq = -1",
+            ],
+            4,
+            "row 4 does not follow row 3",
+        ),
+        (  # two problems in two stretches: the first one is named
+            [
+                "UPDATE audit_event SET reason = 'x' WHERE seq = 10",
+                "DELETE FROM audit_event WHERE seq = 7",
+            ],
+            7,
+            "row 7 is missing",
+        ),
+    ],
+)
+def test_u2_split_walk_names_the_same_first_problem_at_a_boundary(
+    engine: Engine, statements: list[str], bad_seq: int, words: str
+) -> None:
+    _append(engine, 12)
+    _as_attacker(engine, *statements)
+    verdict = _both_walks(engine)
+    assert not verdict.ok
+    assert verdict.bad_seq == bad_seq
+    assert words in verdict.problem
+
+
+def test_u2_split_walk_checks_the_checkpoint_in_any_stretch(engine: Engine) -> None:
+    _append(engine, 12)
+    with engine.connect() as conn:
+        row_7 = conn.exec_driver_sql("SELECT row_hash FROM audit_event WHERE seq = 7").scalar()
+    assert _both_walks(engine, checkpoint=(7, str(row_7))).ok
+    forged = _both_walks(engine, checkpoint=(7, "e" * 64))
+    assert (forged.ok, forged.bad_seq, forged.rows) == (False, 7, 6)
+    assert "does not match the checkpoint" in forged.problem
+    beyond = _both_walks(engine, checkpoint=(13, "e" * 64))
+    assert "no longer reaches the checkpoint 13" in beyond.problem
+
+
 def test_u2_nightly_verifies_only_what_was_added_and_records_it(engine: Engine) -> None:
     _append(engine, 4)
     first = audit.verify_since_last(engine)
