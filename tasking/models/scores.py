@@ -29,8 +29,25 @@ from tasking.models.base import utcnow
 NO_DEADLINE = date(9999, 12, 31)
 BOARD_ORDER = ("bk_threat", "bk_priority", "bk_position", "bk_deadline", "bk_submitted", "case_id")
 # Carried at the tail of the board index so that a filtered or BCU-scoped board
-# tests each entry from the index itself and reads only the rows it returns.
-BOARD_FILTER_COLUMNS = ("bcu_id", "hub_id", "theme_id", "band", "kind")
+# tests each entry from the index itself (every filter, the risk matrix's total
+# harm and likelihood too) and reads only the rows it returns.
+BOARD_FILTER_COLUMNS = (
+    "bcu_id", "hub_id", "theme_id", "band", "kind", "asset_type", "state", "total_harm", "inputs",
+)  # fmt: skip
+# Filter indexes over the case facts a rescore never writes, so they need no upkeep
+# in a nightly run: a filter matching few cases finds them here (tasking.services.board)
+# instead of walking the board index. Each stable filter leads one; the columns after
+# it are the pairs most likely to narrow a combination. Partial on `on_board > 0`, not
+# `= 1`, so that on SQLite (no ANALYZE) the board's own walk, which says `on_board = 1`,
+# can never pick one of them and sort instead of walking the board index.
+FILTER_INDEXES = {
+    "ix_case_score_f_theme": ("theme_id", "asset_type", "state", "kind", "hub_id", "bcu_id"),
+    "ix_case_score_f_bcu": ("bcu_id", "state", "asset_type", "theme_id", "kind", "hub_id"),
+    "ix_case_score_f_asset": ("asset_type", "hub_id", "kind", "state", "theme_id", "bcu_id"),
+    "ix_case_score_f_state": ("state", "kind", "hub_id", "theme_id", "asset_type", "bcu_id"),
+    "ix_case_score_f_hub": ("hub_id", "kind", "theme_id", "bcu_id", "state", "asset_type"),
+}
+FILTER_INDEX_WHERE = {"sqlite_where": "on_board > 0", "postgresql_where": "on_board"}
 
 
 class CaseScore(SQLModel, table=True):
@@ -44,6 +61,15 @@ class CaseScore(SQLModel, table=True):
             *BOARD_FILTER_COLUMNS,
             sqlite_where=text("on_board = 1"),
             postgresql_where=text("on_board"),
+        ),
+        *(
+            Index(
+                name,
+                *columns,
+                sqlite_where=text(FILTER_INDEX_WHERE["sqlite_where"]),
+                postgresql_where=text(FILTER_INDEX_WHERE["postgresql_where"]),
+            )
+            for name, columns in FILTER_INDEXES.items()
         ),
     )
 

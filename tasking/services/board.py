@@ -22,12 +22,24 @@ from threading import Lock
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, literal, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
 import scoring
+from scoring.vector import format_age
 from tasking.models import (
     ASSET_TYPES,
     BOARD_ORDER,
@@ -41,13 +53,40 @@ from tasking.models import (
     State,
     User,
 )
-from tasking.services.access import case_scope, require
+from tasking.models.scores import FILTER_INDEXES
+from tasking.services.access import case_scope, is_bcu_scoped, require
 from tasking.services.errors import Invalid
 from tasking.services.runs import decode_snapshot
 from tasking.services.scores import INPUT_SHIFTS, engine_model
 
 MAX_PAGE = 200
 _ORDER_COLUMNS = [getattr(CaseScore, name) for name in BOARD_ORDER]
+# A filter whose case facts match at most this many open cases takes the selective
+# path: their ids through a filter index, then those few rows ordered (one sort of at
+# most this many index keys). Above it the board index is walked: measured at 1M cases,
+# a combination matching more than 2,000 cases fills a page within about 40k entries.
+SELECTIVE_MAX = 2000
+# Filters on case facts a rescore never writes (the filter indexes' columns).
+_STABLE_FILTERS = ("hub_id", "bcu_id", "theme_id", "asset_type", "state", "kind")
+# Those that lead a filter index: a combination with one of them finds its few cases fast.
+_LEADING = frozenset(columns[0] for columns in FILTER_INDEXES.values())
+# The page's columns, read as Core rows (no ORM entities): the board keys, the score,
+# the case's facts and the moderation state.
+_SCORE_FIELDS = (
+    "threat", "vector", "age_days", "harm_base", "total_harm", "risk", "freshness", "priority",
+    "band", "position", "position_grade", "score_version", "scored_at", "inputs",
+)  # fmt: skip
+_CASE_FIELDS = (
+    "reference", "codename", "title", "kind", "state", "theme_id", "strands", "bcu_id",
+    "hub_id", "asset_type", "requested_hours", "allocated_hours", "opportunity_deadline",
+    "next_review", "marking", "lead_id",
+)  # fmt: skip
+_PAGE_COLUMNS = [
+    *_ORDER_COLUMNS,
+    *(getattr(CaseScore, name) for name in _SCORE_FIELDS),
+    *(getattr(Case, name) for name in _CASE_FIELDS),
+    col(Assessment.moderation),
+]
 MAX_ID = 2**31 - 1
 # Total harm bands of the risk matrix (lower edge inclusive). With the default
 # numbers total harm runs 0..28.8 (16 x 1.8 x 1.5), and most cases sit low.
@@ -282,18 +321,31 @@ AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 def _filtered(query: AnySelect, actor: User, filters: BoardFilter) -> AnySelect:
     # `= true` (not IS) so SQLite sees the partial board index's own predicate.
     query = query.where(col(CaseScore.on_board) == true(), case_scope(actor, on="score"))
-    for name in ("hub_id", "bcu_id", "theme_id", "asset_type", "band", "state", "kind"):
-        value = getattr(filters, name)
-        if value is not None:
-            query = query.where(getattr(CaseScore, name) == value)
+    return query.where(*_stable_terms(filters), *_score_terms(filters))
+
+
+def _stable_terms(filters: BoardFilter) -> list[ColumnElement[bool]]:
+    """The filters on case facts (never written by a rescore)."""
+    return [
+        getattr(CaseScore, name) == getattr(filters, name)
+        for name in _STABLE_FILTERS
+        if getattr(filters, name) is not None
+    ]
+
+
+def _score_terms(filters: BoardFilter) -> list[ColumnElement[bool]]:
+    """The filters on the score: band and the risk matrix's cell."""
+    terms: list[ColumnElement[bool]] = []
+    if filters.band is not None:
+        terms.append(col(CaseScore.band) == filters.band)
     if filters.harm_band is not None:
         low, high, _label = HARM_BANDS[filters.harm_band]
-        query = query.where(col(CaseScore.total_harm) >= low)
+        terms.append(col(CaseScore.total_harm) >= low)
         if high is not None:
-            query = query.where(col(CaseScore.total_harm) < high)
+            terms.append(col(CaseScore.total_harm) < high)
     if filters.likelihood is not None:
-        query = query.where(_likelihood_column() == filters.likelihood)
-    return query
+        terms.append(_likelihood_column() == filters.likelihood)
+    return terms
 
 
 def _likelihood_column() -> ColumnElement[int]:
@@ -314,22 +366,18 @@ def board_page(
 
     `cursor` continues after a page (its `next_cursor`); `before` goes back to
     the page before one (its `prev_cursor`), by the same index read backwards.
+    A filter whose case facts match few cases reads those cases through a filter
+    index and orders them (`_selected`) instead of walking the board index: the
+    same rows, ranks and cursors either way.
     """
     require(actor, "board.view")
     filters = filters or BoardFilter()
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit: must be 1..{MAX_PAGE}", fields={"limit": f"must be 1..{MAX_PAGE}"})
-    query = _filtered(
-        select(CaseScore, Case, col(Assessment.moderation))
-        .join(Case, col(Case.id) == col(CaseScore.case_id))
-        .join(Assessment, col(Assessment.case_id) == col(CaseScore.case_id)),
-        actor,
-        filters,
-    )
-    segments = _segments(session, filters)
+    candidates = _candidates(session, actor, filters)
     if before:
         keys, rank_before = decode_cursor(before)
-        earlier = _fetch(session, query, segments, keys, limit + 1, backwards=True)
+        earlier = _fetch(session, actor, filters, candidates, keys, limit + 1, backwards=True)
         if len(earlier) <= limit:  # at (or, after changes, near) the top: the first page
             return board_page(session=session, actor=actor, filters=filters, limit=limit)
         results = list(reversed(earlier[:limit]))
@@ -339,20 +387,106 @@ def board_page(
         start_rank, keys = 0, None
         if cursor:
             keys, start_rank = decode_cursor(cursor)
-        results = _fetch(session, query, segments, keys, limit + 1, backwards=False)
-    rows = [
-        _row(score, case, moderation, start_rank + i + 1)
-        for i, (score, case, moderation) in enumerate(results[:limit])
-    ]
+        results = _fetch(session, actor, filters, candidates, keys, limit + 1, backwards=False)
+    rows = [_row(row, start_rank + i + 1) for i, row in enumerate(results[:limit])]
     next_cursor = prev_cursor = None
     if len(results) > limit:
-        next_cursor = encode_cursor(_keys_of(results[limit - 1][0]), start_rank + limit)
+        next_cursor = encode_cursor(_keys_of(results[limit - 1]), start_rank + limit)
     if rows and start_rank > 0:
-        prev_cursor = encode_cursor(_keys_of(results[0][0]), start_rank)
+        prev_cursor = encode_cursor(_keys_of(results[0]), start_rank)
     return BoardPage(rows=rows, next_cursor=next_cursor, filters=filters, prev_cursor=prev_cursor)
 
 
 def _fetch(
+    session: Session,
+    actor: User,
+    filters: BoardFilter,
+    candidates: list[int] | None,
+    keys: tuple[Any, ...] | None,
+    want: int,
+    *,
+    backwards: bool,
+) -> list[Any]:
+    """Up to `want` page rows after (or before) the keys, by whichever path suits the filter."""
+    query = _filtered(
+        select(*_PAGE_COLUMNS)
+        .join(Case, col(Case.id) == col(CaseScore.case_id))
+        .join(Assessment, col(Assessment.case_id) == col(CaseScore.case_id)),
+        actor,
+        filters,
+    )
+    if candidates is not None:
+        return _selected(session, query, filters, candidates, keys, want, backwards=backwards)
+    return _walk(session, query, _segments(session, filters), keys, want, backwards=backwards)
+
+
+def _candidates(session: Session, actor: User, filters: BoardFilter) -> list[int] | None:
+    """Ids of every open case the actor may see that the filter's case facts match, if few.
+
+    Read through a filter index (their columns only, never a table row), at most
+    SELECTIVE_MAX + 1 of them; None when there are more (or no filter index fits).
+    The score filters (band, risk matrix) are left to the page query.
+    """
+    stable = _stable_terms(filters)
+    if not stable and not is_bcu_scoped(actor):
+        return None
+    if not is_bcu_scoped(actor) and not any(
+        getattr(filters, name) is not None for name in _LEADING
+    ):
+        return None  # kind alone: every kind holds a large share of the board
+    query = (
+        select(col(CaseScore.case_id))
+        .where(_filter_index_predicate(session), case_scope(actor, on="score"), *stable)
+        .limit(SELECTIVE_MAX + 1)
+    )
+    ids = list(session.execute(query).scalars())
+    return ids if len(ids) <= SELECTIVE_MAX else None
+
+
+def _filter_index_predicate(session: Session) -> ColumnElement[bool]:
+    """The filter indexes' own partial-index condition (see tasking.models.scores)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return col(CaseScore.on_board) > literal_column("0")
+    return col(CaseScore.on_board) == true()
+
+
+def _selected(
+    session: Session,
+    query: Any,
+    filters: BoardFilter,
+    candidates: list[int],
+    keys: tuple[Any, ...] | None,
+    want: int,
+    *,
+    backwards: bool,
+) -> list[Any]:
+    """The selective path: order the few candidate cases by their board keys, then read a page.
+
+    The candidates are already scoped and matched on the case facts; the score
+    filters and the cursor apply here. Only the page's rows are then read with
+    their case (a join per candidate would cost more than the ordering itself).
+    """
+    if not candidates:
+        return []
+    order = [c.desc() for c in _ORDER_COLUMNS] if backwards else _ORDER_COLUMNS
+    picked = select(col(CaseScore.case_id)).where(
+        col(CaseScore.on_board) == true(),
+        col(CaseScore.case_id).in_(candidates),
+        *_score_terms(filters),
+    )
+    if keys is not None:
+        bound = _keys_param(keys)
+        picked = picked.where(
+            tuple_(*_ORDER_COLUMNS) < bound if backwards else tuple_(*_ORDER_COLUMNS) > bound
+        )
+    page_ids = list(session.execute(picked.order_by(*order).limit(want)).scalars())
+    if not page_ids:
+        return []
+    rows = session.execute(query.where(col(CaseScore.case_id).in_(page_ids)).order_by(*order))
+    return list(rows.all())
+
+
+def _walk(
     session: Session,
     query: Any,
     segments: list[tuple[int | None, list[Any]]],
@@ -458,8 +592,8 @@ def _segments(session: Session, filters: BoardFilter) -> list[tuple[int | None, 
     return [(None, [])]
 
 
-def _keys_of(score: CaseScore) -> tuple[Any, ...]:
-    return tuple(getattr(score, name) for name in BOARD_ORDER)
+def _keys_of(row: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row, name) for name in BOARD_ORDER)
 
 
 def _keys_param(keys: tuple[Any, ...], columns: list[Any] = _ORDER_COLUMNS) -> Any:
@@ -471,42 +605,48 @@ def _keys_param(keys: tuple[Any, ...], columns: list[Any] = _ORDER_COLUMNS) -> A
     )
 
 
-def _row(score: CaseScore, case: Case, moderation: str, rank: int) -> BoardRow:
+def _row(row: Any, rank: int) -> BoardRow:
+    """A board line from one page row (the columns of _PAGE_COLUMNS)."""
     return BoardRow(
         rank=rank,
-        case_id=score.case_id,
-        reference=case.reference,
-        codename=case.codename,
-        title=case.title,
-        kind=case.kind,
-        state=case.state,
-        theme_id=case.theme_id,
-        strands=case.strands,
-        bcu_id=case.bcu_id,
-        hub_id=case.hub_id,
-        asset_type=case.asset_type,
-        requested_hours=case.requested_hours,
-        allocated_hours=case.allocated_hours,
-        opportunity_deadline=case.opportunity_deadline,
-        next_review=case.next_review,
-        marking=case.marking,
-        lead_id=case.lead_id,
-        moderation=moderation,
-        threat=score.threat,
-        vector=score.scored_vector,
-        age_days=score.age_days,
-        harm_base=score.harm_base,
-        total_harm=score.total_harm,
-        risk=score.risk,
-        freshness=score.freshness,
-        priority=score.priority,
-        band=score.band,
-        position=score.position,
-        position_grade=score.position_grade,
-        score_version=score.score_version,
-        scored_at=score.scored_at,
-        inputs=score.inputs,
+        case_id=row.case_id,
+        reference=row.reference,
+        codename=row.codename,
+        title=row.title,
+        kind=row.kind,
+        state=row.state,
+        theme_id=row.theme_id,
+        strands=row.strands,
+        bcu_id=row.bcu_id,
+        hub_id=row.hub_id,
+        asset_type=row.asset_type,
+        requested_hours=row.requested_hours,
+        allocated_hours=row.allocated_hours,
+        opportunity_deadline=row.opportunity_deadline,
+        next_review=row.next_review,
+        marking=row.marking,
+        lead_id=row.lead_id,
+        moderation=row.moderation,
+        threat=row.threat,
+        vector=_scored_vector(row.vector, row.age_days),
+        age_days=row.age_days,
+        harm_base=row.harm_base,
+        total_harm=row.total_harm,
+        risk=row.risk,
+        freshness=row.freshness,
+        priority=row.priority,
+        band=row.band,
+        position=row.position,
+        position_grade=row.position_grade,
+        score_version=row.score_version,
+        scored_at=row.scored_at,
+        inputs=row.inputs,
     )
+
+
+def _scored_vector(vector: str, age_days: float) -> str:
+    """CaseScore.scored_vector from its two columns (the vector is canonical, A last)."""
+    return vector if age_days == 0 else f"{vector}/A:{format_age(age_days)}"
 
 
 def band_counts(
