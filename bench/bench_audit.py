@@ -1,15 +1,33 @@
-"""Benchmark `tasking audit verify`: walking the audit hash chain over N rows.
+"""Benchmark the audit hash chain: `tasking audit verify` over N rows, and its cost on writes.
 
 Run from the repository root:
 
     .venv/bin/python bench/bench_audit.py [--rows 10000000] [--db sqlite|postgres]
+        [--workers 1,2] [--url URL] [--only walk|overhead]
+        [--cases 100000] [--clients 8] [--seconds 15] [--rounds 2] [--workdir DIR]
 
-A fresh database (a SQLite file in a temporary directory, or a throwaway
-PostgreSQL server from tests/support), migrated, then N fictional audit rows
-with a valid chain written straight through the driver (as record_event would
-chain them, without the ORM), then one full walk with `audit.verify` (the code
-behind `tasking audit verify`), timed. Prints rows/s for the load and the walk;
-the goal is a 10M-row walk under 60 s. Figures, not assertions.
+1. The walk. A fresh database (a SQLite file in a temporary directory, or a
+   throwaway PostgreSQL server from tests/support; or --url, an existing
+   database kept and reused while it holds --rows rows), migrated, then N
+   fictional audit rows with a valid chain written straight through the driver
+   (as record_event would chain them, without the ORM), vacuumed on
+   PostgreSQL, then one full walk with `audit.verify` (the code behind
+   `tasking audit verify`) for each --workers count, timed. Prints rows/s and
+   the CPU seconds a million rows took (the walker's processes and, on a local
+   PostgreSQL, the server's), which depend less on what else the machine runs;
+   the goal is a 10M-row walk under 60 s.
+2. The overhead. gunicorn (2 sync workers) on 127.0.0.1 over a copy of a
+   prepared SQLite database (bench_web's: the demo and --cases generated
+   cases, kept in --workdir), a throwaway Redis, and --clients threads each
+   submitting a request over the API (`POST /api/v1/requests`, as BCU North)
+   and opening a case page (signed in as a bench coordinator), for --seconds;
+   once with the service as it is (chain on) and once with
+   `bench/audit_off_app.py` (the same app, the chaining step replaced by a
+   plain insert: chain off), --rounds times alternating which goes first.
+   Prints p50/p95/p99 server time (gunicorn's access log) of both and the p95
+   ratio; the goal is at most 1.10.
+
+Figures, not assertions; the machine's load is printed with them.
 """
 
 from __future__ import annotations
@@ -19,13 +37,17 @@ import contextlib
 import hashlib
 import os
 import platform
+import random
 import resource
+import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -141,6 +163,147 @@ def server_clock(engine: Engine) -> Callable[[], float]:
     return total
 
 
+# --- the chain's overhead on the pages and calls that write audit rows ----------------
+
+
+def bench_inputs(path: Path, clients: int) -> dict[str, Any]:
+    """A BCU officer's API token, a theme for requests, and case references to open."""
+    from sqlmodel import col, select
+
+    from tasking.db import session_scope
+    from tasking.models import Case, Theme, User
+    from tasking.services.tokens import create_token
+
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with session_scope(engine) as session:
+            officer = session.exec(select(User).where(User.username == "bcu.north")).one()
+            token = create_token(
+                session=session, actor=None, owner_id=int(officer.id or 0), name="bench", days=1
+            ).secret
+            theme = session.exec(select(Theme.id).where(~col(Theme.is_local))).first()
+            references = session.exec(
+                select(Case.reference)
+                .where(Case.marking == "OFFICIAL-SENSITIVE")
+                .order_by(col(Case.id).desc())
+                .limit(50 * clients)
+            ).all()
+    finally:
+        engine.dispose()
+    return {"token": token, "theme_id": theme, "references": list(references)}
+
+
+def overhead_load(port: int, inputs: dict[str, Any], clients: int, seconds: float) -> list[int]:
+    """`clients` threads, each signed in as a bench coordinator, alternately submitting a
+    request over the API (as BCU North) and opening a case page, for `seconds`; the
+    statuses that were not a success."""
+    from bench_api import ASSESSMENT, call
+    from bench_web import Browser
+
+    browsers = []
+    for i in range(clients):
+        browser = Browser(port)
+        browser.sign_in(f"bench-coordinator-{i}")
+        browsers.append(browser)
+    stop_at = time.monotonic() + seconds
+    errors: list[int] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        i = 0
+        while time.monotonic() < stop_at:
+            i += 1
+            body = {
+                "title": f"Bench request {n}-{i} (fictional)", "theme_id": inputs["theme_id"],
+                "strands": ["Pursue"], "asset_type": "drones", "requested_hours": 8,
+                "justification": "A fictional request made by the benchmark.",
+                "assessment": ASSESSMENT,
+            }  # fmt: skip
+            status, _ms = call(port, "POST", "/api/v1/requests", inputs["token"], body)
+            page, _text = browsers[n].request("GET", f"/cases/{rng.choice(inputs['references'])}")
+            with lock:
+                errors.extend(s for s in (status, page) if s not in (200, 201))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def overhead(args: argparse.Namespace) -> None:
+    """Submission and case-page server times with the chain on and off (a bench-only app)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_api import server_ms
+    from bench_web import free_port, percentile, prepare_database, start_gunicorn, stop
+
+    from tests.support.redis import ThrowawayRedis
+
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+    prepared = work / f"board-{args.cases}.db"
+    print(f"\noverhead: database {prepared} ({args.cases:,} generated cases)", flush=True)
+    prepare_database(prepared, args.cases, args.clients)
+    apps = {"on": "tasking.web.wsgi:app", "off": "bench.audit_off_app:app"}
+    times: dict[str, dict[str, list[float]]] = {v: {"submit": [], "case": []} for v in apps}
+    errors: dict[str, list[int]] = {v: [] for v in apps}
+    redis = ThrowawayRedis().start()
+    try:
+        for round_ in range(args.rounds):
+            for variant in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
+                copy = work / f"overhead-{variant}.db"
+                shutil.copyfile(prepared, copy)
+                inputs = bench_inputs(copy, args.clients)
+                env = {
+                    "DATABASE_URL": f"sqlite:///{copy}",
+                    "REDIS_URL": redis.url,
+                    "TASKING_INSTANCE": str(work / "instance"),
+                    "TASKING_SECRET_KEY": "bench-secret-key-" + "x" * 32,
+                    "TASKING_SECURE_COOKIES": "0",
+                    "TASKING_LOGIN_LIMIT_USER": "1000 per minute",
+                    "TASKING_LOGIN_LIMIT_ADDRESS": "1000 per minute",
+                    "TASKING_API_RATE_LIMIT": "1000000 per minute",
+                }
+                log = work / f"gunicorn-{variant}.log"
+                port = free_port()
+                server = start_gunicorn(apps[variant], port, 2, env, log)
+                access = log.with_suffix(".access")
+                try:
+                    overhead_load(port, inputs, args.clients, min(3.0, args.seconds))  # warm
+                    mark = access.stat().st_size
+                    errors[variant] += overhead_load(port, inputs, args.clients, args.seconds)
+                    time.sleep(0.5)  # the access log's last lines
+                finally:
+                    stop(server)
+                times[variant]["submit"] += server_ms(access, mark, "/api/v1/requests")
+                times[variant]["case"] += server_ms(access, mark, "/cases/")
+                print(f"  round {round_ + 1}, chain {variant}: done", flush=True)
+    finally:
+        redis.close()
+    print(
+        f"\naudit chain overhead: {args.clients} clients, {args.rounds} round(s) of"
+        f" {args.seconds:g} s per variant, gunicorn 2 sync workers, SQLite, server time (ms)"
+        f" [load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs]"
+    )
+    for kind, label in (("submit", "POST /api/v1/requests"), ("case", "GET /cases/<ref>")):
+        row = {}
+        for variant in ("off", "on"):
+            values = times[variant][kind]
+            row[variant] = [percentile(values, share) for share in (0.5, 0.95, 0.99)]
+            p50, p95, p99 = row[variant]
+            print(
+                f"  {label:<22} chain {variant:<3}  p50 {p50:7.1f}  p95 {p95:7.1f}"
+                f"  p99 {p99:7.1f}  ({len(values)} calls)"
+            )
+        ratio = row["on"][1] / row["off"][1] if row["off"][1] else float("nan")
+        print(f"  {label:<22} p95 on/off {ratio:.2f} (goal: at most 1.10)")
+    for variant in ("off", "on"):
+        if errors[variant]:
+            print(f"  errors, chain {variant}: {len(errors[variant])} {errors[variant][:5]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -154,7 +317,27 @@ def main() -> None:
         "--url", default=None,
         help="an existing database to use (kept): loaded once, reused while it has --rows rows",
     )  # fmt: skip
+    overhead_options = parser.add_argument_group("the chain's overhead on writing pages")
+    overhead_options.add_argument("--cases", type=int, default=100_000)
+    overhead_options.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    overhead_options.add_argument("--seconds", type=float, default=15.0, help="per variant")
+    overhead_options.add_argument(
+        "--rounds", type=int, default=2, help="off/on rounds (alternating which goes first)"
+    )
+    overhead_options.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tasking-bench-audit",
+        help="where the prepared database is kept and reused",
+    )  # fmt: skip
+    parser.add_argument("--only", choices=("walk", "overhead"), default=None)
     args = parser.parse_args()
+    if args.only != "overhead":
+        walk(args)
+    if args.only != "walk":
+        overhead(args)
+
+
+def walk(args: argparse.Namespace) -> None:
+    """Load (or reuse) a chain of --rows rows and time the walks."""
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         server = None
         if args.url:
