@@ -26,7 +26,6 @@ from tasking.models import (
     State,
     Theme,
     User,
-    as_utc,
     utcnow,
 )
 from tasking.services.access import case_scope, require
@@ -146,7 +145,7 @@ def _lines(session: Session, rows: list[Any]) -> list[RequestLine]:
                 priority=score.priority if score else None,
                 threat=score.threat if score else 0,
                 outcome=decision.outcome if decision else None,
-                decided_at=as_utc(decision.decided_at).date() if decision else None,
+                decided_at=decision.decided_at.date() if decision else None,
                 reason=decision_reason(decision),
                 marking=case.marking,
             )

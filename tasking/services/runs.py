@@ -43,7 +43,6 @@ from tasking.models import (
     RunStatus,
     ScoreHistory,
     ScoringRun,
-    as_utc,
     pk,
     utcnow,
 )
@@ -281,7 +280,7 @@ def finish_if_complete(*, engine: Engine, run_id: int) -> bool:
             lap("audit_s")
         finished = utcnow()
         # The whole run, started to finished; the phases are the finishing steps alone.
-        summary["seconds"] = round((finished - as_utc(run.started_at)).total_seconds(), 3)
+        summary["seconds"] = round((finished - run.started_at).total_seconds(), 3)
         summary["finish_phases"] = phases
         conn.execute(
             update(ScoringRun)

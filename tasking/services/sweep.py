@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlmodel import col
 
 from tasking.db import writer
-from tasking.models import RunChunk, RunKind, RunStatus, ScoringRun, as_utc, utcnow
+from tasking.models import RunChunk, RunKind, RunStatus, ScoringRun, utcnow
 from tasking.services import bulk
 
 # How long a note about a failure may wait for the database's locks (ms).
@@ -97,7 +97,7 @@ def sweep_runs(
             .order_by(RUNS.c.id)
         ).all()  # fmt: skip
         for run in rows:
-            moved = max(as_utc(run.started_at), as_utc(run.last_done or run.started_at))
+            moved = max(run.started_at, run.last_done or run.started_at)
             quiet = (now - moved).total_seconds()
             if run.chunks_done >= run.chunks_total:
                 found.finish.append(run.id)
@@ -109,7 +109,7 @@ def sweep_runs(
                 if fail_run(conn, run_id=run.id, error=error):
                     found.failed.append(run.id)
             elif quiet >= stall_s and (
-                run.swept_at is None or (now - as_utc(run.swept_at)).total_seconds() >= stall_s
+                run.swept_at is None or (now - run.swept_at).total_seconds() >= stall_s
             ):
                 found.resend[run.id] = [
                     int(r[0])

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from tasking.models import ApiToken, Role, User, as_utc, pk, utcnow
+from tasking.models import ApiToken, Role, User, pk, utcnow
 from tasking.services.audit import record_event
 from tasking.services.errors import Forbidden, Invalid, NotFound
 
@@ -129,7 +129,7 @@ def revoke_token(
 
 def is_live(token: ApiToken, now: datetime) -> bool:
     """Neither revoked nor expired."""
-    return token.revoked_at is None and as_utc(token.expires_at) > now
+    return token.revoked_at is None and token.expires_at > now
 
 
 def authenticate(
@@ -153,7 +153,7 @@ def authenticate(
 
 def needs_touch(token: ApiToken, now: datetime) -> bool:
     """True when the token's last use is unset or older than TOUCH_EVERY."""
-    return token.last_used_at is None or now - as_utc(token.last_used_at) >= TOUCH_EVERY
+    return token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY
 
 
 def touch_token(*, session: Session, token_id: int, now: datetime | None = None) -> None:

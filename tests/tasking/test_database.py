@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, inspect, text
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy.exc import StatementError
+from sqlmodel import Session, SQLModel, col, select
 
 from tasking.db import make_engine, session_scope
 from tasking.migrate import alembic_config, upgrade
-from tasking.models import AuditEvent, Unit, UnitKind
+from tasking.models import AuditEvent, RankSnapshot, Unit, UnitKind, pk
 from tasking.services.audit import record_event
 
 PROCESSES = 4
@@ -102,3 +105,35 @@ def test_sqlite_cache_and_checkpoint_sized_for_bulk_rescore(tmp_path: Path) -> N
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() <= -256 * 1024
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() >= 50_000
     engine.dispose()
+
+
+def test_stored_times_come_back_aware_in_utc(engine: Engine) -> None:
+    """Every datetime column is sqlmodel's UTCDateTime: ORM and Core reads give aware UTC
+    times on both databases (so the services compare them without converting), and a naive
+    time is refused on the way in rather than stored as if it were UTC."""
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+
+    def snapshot_at(taken_at: datetime) -> RankSnapshot:
+        return RankSnapshot(
+            kind="nightly", taken_at=taken_at, cases=0, case_ids=b"", priorities=b""
+        )
+
+    with session_scope(engine) as session:
+        snapshot = snapshot_at(moment)
+        session.add(snapshot)
+        session.flush()
+        snapshot_id = pk(snapshot)
+    with Session(engine) as session:
+        read = session.get(RankSnapshot, snapshot_id)
+        assert read is not None
+        assert read.taken_at == moment
+        assert read.taken_at.utcoffset() == timedelta(0)
+        core = session.exec(
+            select(col(RankSnapshot.taken_at)).where(col(RankSnapshot.id) == snapshot_id)
+        ).one()
+        assert core.utcoffset() == timedelta(0)
+        assert core == moment
+    with Session(engine) as session:
+        session.add(snapshot_at(datetime(2026, 1, 1)))
+        with pytest.raises(StatementError, match="timezone"):
+            session.flush()

@@ -30,7 +30,6 @@ from tasking.models import (
     Unit,
     UnitKind,
     User,
-    as_utc,
     pk,
     utcnow,
 )
@@ -467,8 +466,8 @@ def _model_page(
     # Asked for since the last result, and recently (a lost task does not poll for ever).
     whatif_pending = (
         asked is not None
-        and (run is None or as_utc(run.started_at) < as_utc(asked.created_at))
-        and utcnow() - as_utc(asked.created_at) < WHATIF_WAIT
+        and (run is None or run.started_at < asked.created_at)
+        and utcnow() - asked.created_at < WHATIF_WAIT
     )
     return render_template(
         "admin/model.html", version=version, run=run, result=result, whatif_pending=whatif_pending,
