@@ -16,8 +16,11 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from scoring.model import DEFAULT_MODEL_PATH
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL_FILE = PROJECT_ROOT / "config" / "models" / "sctac-default.toml"
+# The model the engine itself uses when given none (docs/scoring.md), published at first.
+DEFAULT_MODEL_FILE = DEFAULT_MODEL_PATH
 
 _FALSE = {"0", "false", "no", "off"}
 _TRUE = {"", "1", "true", "yes", "on"}

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from config.settings import Settings, load_settings
 from tasking import dispatch
 from tasking.db import engine_from_settings
-from tasking.models import RunKind
+from tasking.models import RunKind, RunStatus
 from tasking.services import runs, sweep, whatif
 from tasking.services.errors import Invalid, NotFound
 
@@ -119,7 +119,7 @@ def rescore_queue(
         return
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
-    if run is not None and run.id is not None and run.status == "running":
+    if run is not None and run.id is not None and run.status == RunStatus.RUNNING:
         # A redelivered or re-sent message (outbox) gets its run again: chunks sent again.
         log.info("rescore run %s: %s chunks", run.id, fan_out(run.id))
 
@@ -206,7 +206,7 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
         finally:
             with contextlib.suppress(redis.RedisError):  # expired meanwhile: nothing to release
                 lock.release()
-    if run is None or run.id is None or run.status != "running":
+    if run is None or run.id is None or run.status != RunStatus.RUNNING:
         log.info("nightly run %s already exists; skipped", day)
         return
     # A redelivered trigger gets the run it started (same task id) and sends its chunks again.

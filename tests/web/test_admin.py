@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from scoring.model import DEFAULT_MODEL_PATH
 from tasking.db import session_scope
 from tasking.models import (
     ApiToken,
@@ -39,7 +40,7 @@ from tests.tasking.conftest import Org
 from tests.web.conftest import csrf_token, sign_in
 
 SignedIn = Callable[[str], FlaskClient]
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "config" / "models" / "sctac-default.toml"
+DEFAULT_MODEL = DEFAULT_MODEL_PATH
 _OTP = re.compile(r'data-testid="one-time-password">([^<]+)</code>')
 NOT_ADMIN = [r.value for r in Role if r != Role.ADMIN]
 
