@@ -90,6 +90,23 @@ def test_init_db_publishes_the_configured_model_file(
     assert "current scoring model: sctac-default:4" in result.output
 
 
+def test_model_publish_needs_an_administrator_and_says_so_in_one_line(
+    runner: CliRunner,
+) -> None:
+    assert runner.invoke(main, ["init-db"]).exit_code == 0
+    assert runner.invoke(main, ["seed-demo"]).exit_code == 0
+    unknown = runner.invoke(main, ["model", "publish", "1", "--admin", "nobody"])
+    assert unknown.exit_code == 1
+    assert "no user 'nobody'" in unknown.output
+    refused = runner.invoke(main, ["model", "publish", "1", "--admin", "coordinator"])
+    assert refused.exit_code != 0
+    assert refused.output.strip().count("\n") == 0  # one line, no traceback
+    assert "may not" in refused.output
+    published = runner.invoke(main, ["model", "publish", "1", "--admin", "admin", "--inline"])
+    assert published.exit_code == 0, published.output
+    assert "is now current" in published.output
+
+
 def test_create_user_from_stdin_and_refuses_weak_password(
     runner: CliRunner, tmp_path: Path
 ) -> None:
