@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, text
+from sqlalchemy import Connection, Engine, insert
 from sqlmodel import Session, col, select
 
 from tasking.db import writer
@@ -207,11 +207,10 @@ def _require_writer(session: Session) -> None:
 
 def _chain(session: Session, event: AuditEvent) -> None:
     """Take the next link: lock the head, hash the row onto it, move the head."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    lock = " FOR UPDATE" if postgres else ""
-    head = session.execute(
-        text(f"SELECT seq, row_hash FROM audit_chain_head WHERE id = 1{lock}")
-    ).one_or_none()
+    # Straight through the connection (the ORM's statement handling would double the cost).
+    conn = session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    head = conn.exec_driver_sql(_HEAD_FOR_UPDATE if postgres else _HEAD).first()
     if head is None:
         raise RuntimeError("audit_chain_head has no row: run `tasking init-db` (migration 0008)")
     event.at = event.at.astimezone(UTC)
@@ -219,10 +218,13 @@ def _chain(session: Session, event: AuditEvent) -> None:
     event.prev_hash = str(head[1]) or GENESIS
     event.row_hash = link_hash(event.prev_hash, canonical(content_of(event)))
     session.add(event)
-    session.execute(
-        text("UPDATE audit_chain_head SET seq = :seq, row_hash = :h WHERE id = 1"),
-        {"seq": event.seq, "h": event.row_hash},
-    )
+    conn.exec_driver_sql(_MOVE_HEAD_PG if postgres else _MOVE_HEAD, (event.seq, event.row_hash))
+
+
+_HEAD = "SELECT seq, row_hash FROM audit_chain_head WHERE id = 1"
+_HEAD_FOR_UPDATE = _HEAD + " FOR UPDATE"
+_MOVE_HEAD = "UPDATE audit_chain_head SET seq = ?, row_hash = ? WHERE id = 1"
+_MOVE_HEAD_PG = "UPDATE audit_chain_head SET seq = %s, row_hash = %s WHERE id = 1"
 
 
 # --- the canonical form (version 1): the same text from Python and from SQL ----------
