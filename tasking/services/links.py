@@ -30,7 +30,7 @@ from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from tasking.models import LINK_REASON_MAX, LINK_TYPES, Case, CaseLink, Role, User, as_utc, pk
+from tasking.models import LINK_REASON_MAX, LINK_TYPES, Case, CaseLink, Role, User, pk
 from tasking.services.access import case_scope, require
 from tasking.services.audit import REASON_TEXT_MAX, record_event
 from tasking.services.errors import Forbidden, Invalid, NotFound
@@ -179,7 +179,7 @@ def unlink_cases(*, session: Session, actor: User, case_id: int, data: Any) -> C
         entity_type="case", entity_id=case.id, reason=unlink_in.reason,
         detail={
             "link_id": link.id, "link_type": link.link_type, "linked_reason": link.reason,
-            "linked_by_id": link.linked_by_id, "linked_at": as_utc(link.linked_at).isoformat(),
+            "linked_by_id": link.linked_by_id, "linked_at": link.linked_at.isoformat(),
             **_references(case, other),
         },
     )  # fmt: skip
