@@ -41,6 +41,9 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     # Raised on logout-everywhere, disable or password change: old sessions die.
     session_epoch: int = Field(default=0)
+    # A one-time password from an administrator: the user must choose their own before
+    # anything else (tasking/web/account/password.py).
+    password_expired: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
 
 

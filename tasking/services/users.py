@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from tasking.models import Asset, Marking, Role, Unit, UnitKind, User
@@ -269,6 +269,9 @@ def add_user(*, session: Session, actor: User, data: Any) -> tuple[User, str]:
         unit_code=user_in.unit_code or None, clearance=user_in.clearance.value,
         asset_code=user_in.asset_code or None,
     )  # fmt: skip
+    user.password_expired = True  # one-time: they choose their own at first sign-in
+    session.add(user)
+    session.flush()
     return user, password
 
 
@@ -339,6 +342,7 @@ def reset_password(*, session: Session, actor: User, user_id: int) -> tuple[User
     user = get_user(session=session, actor=actor, user_id=user_id)
     password = one_time_password()
     user.password_hash = hash_password(password)
+    user.password_expired = True
     user.session_epoch += 1
     session.add(user)
     record_event(
@@ -347,6 +351,46 @@ def reset_password(*, session: Session, actor: User, user_id: int) -> tuple[User
     )  # fmt: skip
     session.flush()
     return user, password
+
+
+class PasswordChangeIn(StrictIn):
+    """A user's own new password, with the one they have now."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # spaces count
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    confirm_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+def change_own_password(*, session: Session, actor: User, data: Any) -> User:
+    """A signed-in user replaces their password (a one-time one included).
+
+    Every session they had ends (the caller opens a new one for this browser); their API
+    tokens stay, as they are credentials of their own.
+    """
+    values = validate(PasswordChangeIn, data)
+    problems: dict[str, str] = {}
+    if not verify_password(actor, values.current_password):
+        problems["current_password"] = "The current password is not right"  # noqa: S105
+    problem = password_problem(values.new_password, username=actor.username)
+    if problem:
+        problems["new_password"] = f"The new password {problem}"
+    elif values.new_password == values.current_password:
+        problems["new_password"] = "The new password must differ from the current one"  # noqa: S105
+    if not problems.get("new_password") and values.confirm_password != values.new_password:
+        problems["confirm_password"] = "The passwords do not match"  # noqa: S105
+    if problems:
+        raise Invalid("; ".join(f"{k}: {v}" for k, v in problems.items()), fields=problems)
+    actor.password_hash = hash_password(values.new_password)
+    actor.password_expired = False
+    actor.session_epoch += 1
+    session.add(actor)
+    record_event(
+        session=session, actor=actor, category="alteration", action="user.password_change",
+        entity_type="user", entity_id=actor.id,
+    )  # fmt: skip
+    session.flush()
+    return actor
 
 
 def revoke_access(*, session: Session, actor: User, user_id: int, tokens: bool) -> int:

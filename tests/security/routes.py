@@ -457,6 +457,15 @@ ACTIONS: dict[tuple[str, str], Action] = {
         "coordinator", body=lambda _w: {"name": "Fictional tool", "days": "30"}
     ),
     ("account.revoke", "POST"): Action("coordinator", "coordinator"),
+    ("account.password", "GET"): Action("coordinator"),
+    ("account.change_password", "POST"): Action(
+        "analyst2",
+        body=lambda _w: {
+            "current_password": PASSWORD,
+            "new_password": "fictional battery passphrase seven",
+            "confirm_password": "fictional battery passphrase seven",
+        },
+    ),
     ("account.tokens_of", "GET"): Action("admin", "spare"),
     ("account.create_for", "POST"): Action(
         "admin", "spare", lambda _w: {"name": "Fictional tool", "days": "30"}

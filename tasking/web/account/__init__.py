@@ -121,3 +121,6 @@ def revoke(token_id: int) -> ResponseReturnValue:
     owner = db().get(User, token.user_id)
     assert owner is not None
     return redirect(url_for("account.tokens_of", username=owner.username))
+
+
+from tasking.web.account import password as password  # noqa: E402 - its routes join bp
