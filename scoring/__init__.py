@@ -20,10 +20,8 @@ from scoring.model import (
     GRADES,
     Model,
     ModelError,
-    default_model,
-    load_model,
-    load_model_text,
 )
+from scoring.modelfile import default_model, load_model, load_model_text
 from scoring.rank import rank_order, ranks, top_k
 from scoring.vector import (
     INPUT_KEYS,

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.model import Model, default_model
+from scoring.model import Model
+from scoring.modelfile import default_model
 from scoring.vector import INPUT_KEYS, INTEGER_KEYS, KEY_RANGES
 
 __all__ = ["OUTPUT_KEYS", "score_arrays", "validate_columns"]

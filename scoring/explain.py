@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.engine import score_arrays
-from scoring.model import BANDS, CONFIDENCE_LEVELS, GRADES, HARM_KEYS, Model, default_model
+from scoring.model import BANDS, CONFIDENCE_LEVELS, GRADES, HARM_KEYS, Model
+from scoring.modelfile import default_model
 from scoring.vector import INTEGER_KEYS, KEY_RANGES, Inputs
 
 __all__ = ["BandMove", "Explanation", "explain"]
