@@ -3,8 +3,9 @@
 Erased: the case's title, codename, summary, justification and outcome text;
 every intelligence summary; every question and answer; the assessment's
 rationale and moderation note; every free-text heading of its decisions; the
-stored first answers of API submissions that created it. Kept (the tombstone):
-the reference, kind, theme, marking, state, dates, the MoRiLE inputs and score
+stored first answers of API submissions that created it; the reasons of its
+links to other cases. Kept (the tombstone): the reference, kind, theme,
+marking, state, dates, its links (without their reasons), the MoRiLE inputs and score
 with its history, each decision's outcome, the score it saw, assets and hours,
 and the audit trail. The disposal is itself logged (category "erasure") naming
 the kinds of field erased, never their content.
