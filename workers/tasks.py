@@ -130,9 +130,11 @@ def rescore_chunk(self: Any, chunk_id: Any) -> None:
     try:
         chunk = positive_id(chunk_id, "chunk_id")
         run_id, stats = runs.run_chunk(
-            engine=engine(), chunk_id=chunk, lock_timeout_ms=settings().chunk_lock_timeout_ms,
+            engine=engine(),
+            chunk_id=chunk,
+            lock_timeout_ms=settings().chunk_lock_timeout_ms,
             statement_timeout_ms=settings().chunk_statement_timeout_ms,
-        )  # fmt: skip
+        )
         if stats is not None:
             log.info("chunk %s: %s cases, %s changed", chunk, stats.cases, stats.changed)
         # Only the run's last chunk finishes it. Inside the try: if finishing fails
@@ -192,8 +194,9 @@ def nightly_run(self: Any, run_date: Any = None) -> None:
             # Soon (the holder usually lets go within seconds), then less often, never
             # later than the lock's expiry: a dead holder's lock is waited out.
             wait = min(max(1.0, client.pttl(key) / 1000 + 0.5), 2.0**self.request.retries)
-            log.info("nightly run %s: another trigger holds the lock; trying again in %.0f s",
-                     day, wait)  # fmt: skip
+            log.info(
+                "nightly run %s: another trigger holds the lock; trying again in %.0f s", day, wait
+            )
             raise self.retry(countdown=wait, max_retries=self.max_retries + LOCK_RETRIES)
         try:
             run = runs.start_run(

@@ -154,9 +154,11 @@ def rescore(chunk_size: int, queue: bool, board_filter: str | None) -> None:
         raise click.BadParameter("board filters need --queue", param_hint="--filter")
     settings = load_settings()
     stats = rescore_all(
-        engine=configured_engine(settings), reason="rescore", chunk_size=chunk_size,
+        engine=configured_engine(settings),
+        reason="rescore",
+        chunk_size=chunk_size,
         bulk_min=settings.bulk_rescore_min,
-    )  # fmt: skip
+    )
     rate = stats.cases / stats.seconds if stats.seconds else 0.0
     click.echo(
         f"rescored {stats.cases:,} open cases in {stats.seconds:.2f} s ({rate:,.0f} cases/s):"

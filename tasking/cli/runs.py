@@ -148,8 +148,10 @@ def runs(limit: int, run_id: int | None, as_json: bool) -> None:
         for line in waiting_work(session):
             click.echo(line)
         if not rows:
-            click.echo("no scoring runs yet: the nightly run, `tasking rescore --queue`, publishing"
-                       " a model and a what-if preview each record one")  # fmt: skip
+            click.echo(
+                "no scoring runs yet: the nightly run, `tasking rescore --queue`, publishing"
+                " a model and a what-if preview each record one"
+            )
         for run in rows:
             for line in describe_run(run, every=run_id is not None):
                 click.echo(line)

@@ -135,9 +135,11 @@ def whole_day_move(inputs: Inputs, move: BandMove, model: Model) -> BandMove:
         (result,) = score_vectors([format_vector(values)], model=model)
         if result["band"] != move.band_before:
             return dataclasses.replace(
-                move, after=f"{day} days", band_after=result["band"],
+                move,
+                after=f"{day} days",
+                band_after=result["band"],
                 priority_after=result["priority"],
-            )  # fmt: skip
+            )
     return move
 
 

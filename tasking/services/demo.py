@@ -218,9 +218,11 @@ def seed_demo(*, session: Session, now: datetime | None = None) -> dict[str, str
     for frm, to, link_type, reason in LINKS:
         linked = session.exec(select(Case).where(Case.reference == frm)).one()
         link_cases(
-            session=session, actor=users["coordinator"], case_id=pk(linked),
+            session=session,
+            actor=users["coordinator"],
+            case_id=pk(linked),
             data={"reference": to, "link_type": link_type, "reason": reason},
-        )  # fmt: skip
+        )
     return logins
 
 
@@ -320,17 +322,21 @@ class _Demo:
 
     def _ask(self, case: Case, *, answer_by: User | None) -> None:
         request_information(
-            session=self.session, actor=self.users["coordinator"], case_id=pk(case),
+            session=self.session,
+            actor=self.users["coordinator"],
+            case_id=pk(case),
             expected_version=case.version,
             data={"question": "Which local options have been tried, and with what result?"},
-        )  # fmt: skip
+        )
         self.session.refresh(case)
         if answer_by is not None:
             answer_information_request(
-                session=self.session, actor=answer_by, case_id=pk(case),
+                session=self.session,
+                actor=answer_by,
+                case_id=pk(case),
                 expected_version=case.version,
                 data={"answer": "Two local surveillance attempts; both compromised (fictional)."},
-            )  # fmt: skip
+            )
             self.session.refresh(case)
 
     def _intelligence(self, case: Case, confidence: str, now: datetime) -> None:

@@ -265,9 +265,11 @@ def withdraw_request(
             fields={"state": found.case.state},
         )
     case = lock_for_edit(
-        session=session, actor=actor, case_id=int(found.case.id or 0),
+        session=session,
+        actor=actor,
+        case_id=int(found.case.id or 0),
         expected_version=expected_version,
-    )  # fmt: skip
+    )
     before = case.state
     case.state = State.CLOSED.value
     close_case(session, case, None, utcnow())

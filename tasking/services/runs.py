@@ -198,7 +198,7 @@ def run_chunk(
                 band_changes=col(ScoringRun.band_changes) + stats.band_changes,
             )
             .returning(col(ScoringRun.chunks_done), col(ScoringRun.chunks_total))
-        ).one()  # fmt: skip
+        ).one()
         # Row locks serialise these updates: exactly one chunk sees the last count.
         stats.completes_run = counted[0] >= counted[1]
     return run.id, stats

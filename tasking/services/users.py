@@ -289,17 +289,21 @@ def change_user(*, session: Session, actor: User, user_id: int, data: Any) -> Us
         summary = "; ".join(f"{k}: {v}" for k, v in problems.items())
         raise Invalid(f"invalid user: {summary}", fields=problems)
     before = {
-        "display_name": user.display_name, "role": user.role,
-        "unit_id": user.unit_id, "asset_id": user.asset_id,
-    }  # fmt: skip
+        "display_name": user.display_name,
+        "role": user.role,
+        "unit_id": user.unit_id,
+        "asset_id": user.asset_id,
+    }
     user.display_name = change.display_name
     user.role = change.role.value
     user.unit_id = unit.id if unit else None
     user.asset_id = asset.id if asset else None
     after = {
-        "display_name": user.display_name, "role": user.role,
-        "unit_id": user.unit_id, "asset_id": user.asset_id,
-    }  # fmt: skip
+        "display_name": user.display_name,
+        "role": user.role,
+        "unit_id": user.unit_id,
+        "asset_id": user.asset_id,
+    }
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
     if any(k != "display_name" for k in changed):
         user.session_epoch += 1  # a new role or scope applies from the next sign-in

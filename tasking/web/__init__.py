@@ -118,7 +118,7 @@ def _blueprints(app: Flask) -> None:
         health,
         requests,
         reviews,
-    )  # fmt: skip
+    )
 
     for module in (auth, health, board, cases, requests, account, admin, reviews, audit, api):
         app.register_blueprint(module.bp)

@@ -24,9 +24,7 @@ ROLES_ATTR = "tasking_roles"
 # Every signed-in role: for pages that are about the user themself (home, sign-out).
 ANY_ROLE = frozenset(Role)
 # Who works the ranked boards and case pages (docs/domain.md).
-BOARD_ROLES = frozenset(
-    {Role.COORDINATOR, Role.ANALYST, Role.CHAIR, Role.ASSET_OWNER}
-)  # fmt: skip
+BOARD_ROLES = frozenset({Role.COORDINATOR, Role.ANALYST, Role.CHAIR, Role.ASSET_OWNER})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

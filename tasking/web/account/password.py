@@ -49,9 +49,9 @@ def change_password() -> ResponseReturnValue:
     try:
         change_own_password(session=write, actor=user, data=data)
     except Invalid as exc:
-        return _page({k: v for k, v in exc.fields.items() if k in FIELDS} or {
-            "new_password": str(exc)
-        }, 422)  # fmt: skip
+        return _page(
+            {k: v for k, v in exc.fields.items() if k in FIELDS} or {"new_password": str(exc)}, 422
+        )
     # The raised epoch ends every session the user had, this one too (each request checks
     # it): this browser gets a new one at the new epoch.
     record = session_store().create(user)

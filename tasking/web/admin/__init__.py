@@ -151,10 +151,12 @@ def _user_page(
         .where(ApiToken.user_id == user.id, col(ApiToken.revoked_at).is_(None))
     ).one()
     defaults = {
-        "display_name": user.display_name, "role": user.role,
-        "unit_code": unit.code if unit else "", "asset_code": asset_code,
+        "display_name": user.display_name,
+        "role": user.role,
+        "unit_code": unit.code if unit else "",
+        "asset_code": asset_code,
         "clearance": user.clearance,
-    }  # fmt: skip
+    }
     return render_template(
         "admin/user.html", user=user, unit=unit, values={**defaults, **(values or {})},
         errors=errors or {}, password=password, live_tokens=live_tokens, **_choices(),

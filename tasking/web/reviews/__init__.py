@@ -136,9 +136,11 @@ def dispose_case(case_id: int) -> ResponseReturnValue:
     try:
         if not errors:
             review = dispose(
-                session=db(), actor=actor(), case_id=case_id,
+                session=db(),
+                actor=actor(),
+                case_id=case_id,
                 data={"reason": values["dispose_reason"]},
-            )  # fmt: skip
+            )
     except Invalid as exc:
         errors.update(
             {("dispose_reason" if k == "reason" else k): v for k, v in exc.fields.items()}
