@@ -23,8 +23,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Select,
+    any_,
     bindparam,
     case,
     func,
@@ -423,31 +426,83 @@ def _fetch(
 def _candidates(session: Session, actor: User, filters: BoardFilter) -> list[int] | None:
     """Ids of every open case the actor may see that the filter's case facts match, if few.
 
-    Read through a filter index (their columns only, never a table row), at most
+    Read through one filter index (its columns only, never a table row), at most
     SELECTIVE_MAX + 1 of them; None when there are more (or no filter index fits).
     The score filters (band, risk matrix) are left to the page query.
     """
-    stable = _stable_terms(filters)
-    if not stable and not is_bcu_scoped(actor):
-        return None
-    if not is_bcu_scoped(actor) and not any(
-        getattr(filters, name) is not None for name in _LEADING
-    ):
+    wanted = {name: getattr(filters, name) for name in _STABLE_FILTERS}
+    wanted = {name: value for name, value in wanted.items() if value is not None}
+    scoped = is_bcu_scoped(actor)
+    if scoped:  # a BCU user's scope is two more case facts (access.case_scope)
+        wanted.setdefault("kind", int(CaseKind.REQUEST))
+        wanted.setdefault("bcu_id", actor.unit_id)
+    prefix = _best_prefix(set(wanted))
+    if not prefix:
         return None  # kind alone: every kind holds a large share of the board
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    terms = [
+        _column(name, steer=sqlite and name not in prefix) == value
+        for name, value in wanted.items()
+        if not scoped or name not in ("kind", "bcu_id")  # the scope states those itself
+    ]
     query = (
         select(col(CaseScore.case_id))
-        .where(_filter_index_predicate(session), case_scope(actor, on="score"), *stable)
+        .where(_filter_index_predicate(sqlite), case_scope(actor, on="score"), *terms)
         .limit(SELECTIVE_MAX + 1)
     )
     ids = list(session.execute(query).scalars())
     return ids if len(ids) <= SELECTIVE_MAX else None
 
 
-def _filter_index_predicate(session: Session) -> ColumnElement[bool]:
+# Filters by how finely they usually divide a force's board (BCUs and themes a dozen
+# or more, hubs and kinds three), to choose between filter indexes equally long.
+_FINENESS = ("bcu_id", "theme_id", "state", "asset_type", "hub_id", "kind")
+
+
+def _best_prefix(names: set[str]) -> tuple[str, ...]:
+    """The longest leading run of a filter index's columns among the filtered ones."""
+    best: tuple[str, ...] = ()
+    for columns in FILTER_INDEXES.values():
+        length = 0
+        while length < len(columns) and columns[length] in names:
+            length += 1
+        prefix = columns[:length]
+        finer = bool(best) and _FINENESS.index(columns[0]) < _FINENESS.index(best[0])
+        if len(prefix) > len(best) or (prefix and len(prefix) == len(best) and finer):
+            best = prefix
+    return best
+
+
+def _column(name: str, *, steer: bool) -> Any:
+    """A case_score column; with `steer`, SQLite's `+column`, which no index can serve.
+
+    Without ANALYZE, SQLite chooses between filter indexes whose leading columns are
+    equally constrained as it likes; this leaves it only the one _best_prefix chose.
+    """
+    column = getattr(CaseScore, name)
+    if not steer:
+        return column
+    return literal_column(f"+{CaseScore.__tablename__}.{name}", type_=column.type)
+
+
+def _filter_index_predicate(sqlite: bool) -> ColumnElement[bool]:
     """The filter indexes' own partial-index condition (see tasking.models.scores)."""
-    if session.get_bind().dialect.name == "sqlite":
+    if sqlite:
         return col(CaseScore.on_board) > literal_column("0")
     return col(CaseScore.on_board) == true()
+
+
+def _among(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
+    """`column IN ids` with the ids as one parameter (thousands of bind parameters cost ms)."""
+    clause: ColumnElement[bool]
+    if dialect == "sqlite":
+        values = func.json_each(bindparam("candidate_ids", json.dumps(ids))).table_valued("value")
+        clause = column.in_(select(values.c.value))
+    elif dialect == "postgresql":
+        clause = column == any_(bindparam("candidate_ids", ids, type_=ARRAY(BigInteger)))
+    else:
+        clause = column.in_(ids)
+    return clause
 
 
 def _selected(
@@ -471,7 +526,7 @@ def _selected(
     order = [c.desc() for c in _ORDER_COLUMNS] if backwards else _ORDER_COLUMNS
     picked = select(col(CaseScore.case_id)).where(
         col(CaseScore.on_board) == true(),
-        col(CaseScore.case_id).in_(candidates),
+        _among(col(CaseScore.case_id), candidates, session.get_bind().dialect.name),
         *_score_terms(filters),
     )
     if keys is not None:
