@@ -109,7 +109,12 @@ def load(engine: Engine, rows: int, batch: int) -> float:
                     )
                 )  # fmt: skip
                 prev = row_hash
-            cursor.executemany(sql, chunk)
+            if sqlite:
+                cursor.executemany(sql, chunk)
+            else:  # COPY: several times faster than row inserts
+                with cursor.copy(f"COPY audit_event ({COLUMNS}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
             print(f"  loaded {seq:,} rows", file=sys.stderr, end="\r")
         cursor.close()
         conn.exec_driver_sql(
