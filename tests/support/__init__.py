@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -21,6 +23,7 @@ __all__ = [
     "in_ci",
     "log_tail",
     "start_or_skip",
+    "wait_for",
 ]
 
 
@@ -35,6 +38,7 @@ class _Startable(Protocol):
 
 
 S = TypeVar("S", bound=_Startable)
+T = TypeVar("T")
 
 
 def in_ci() -> bool:
@@ -69,3 +73,27 @@ def log_tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def wait_for(
+    check: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+    details: Callable[[], str] | None = None,
+) -> T:
+    """Poll `check` until it returns something truthy; AssertionError after `timeout` seconds.
+
+    The one bounded polling loop of the tests: a wait, never a measure (no test
+    passes or fails on how long the wait took, only on whether it ended).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            extra = f"\n{details()}" if details is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
+        time.sleep(interval)

@@ -20,11 +20,15 @@ from sqlmodel import Session
 from tasking.db import make_engine, session_scope
 from tasking.migrate import upgrade
 from tasking.models import Asset, Role, Theme, Unit, UnitKind, User
+from tasking.services.cases import submit_asset_request
 from tasking.services.users import hash_password
 from tests.support.postgres import ThrowawayPostgres
 
 PG_TEMPLATE = "tasking_template"
 _db_numbers = itertools.count(1)
+RequestData = Callable[..., dict[str, Any]]
+# P1 when fresh (132); halves to P2 once the intelligence is 180+ days old.
+HIGH = {"P": 3, "Ps": 3, "F": 2, "C": 3, "S": 4, "V": 2, "L": 5, "Cf": "H"}
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +136,7 @@ def org(engine: Engine, password_hash: str) -> Org:
 
 
 @pytest.fixture
-def request_data(org: Org) -> Callable[..., dict[str, Any]]:
+def request_data(org: Org) -> RequestData:
     """Valid asset request input, with overrides (assessment keys go in `assessment`)."""
 
     def make(assessment: dict[str, Any] | None = None, **facts: Any) -> dict[str, Any]:
@@ -152,3 +156,16 @@ def request_data(org: Org) -> Callable[..., dict[str, Any]]:
         return data
 
     return make
+
+
+@pytest.fixture
+def cases(engine: Engine, org: Org, request_data: RequestData) -> list[int]:
+    """Twelve open requests in BCU A, half of them P1 cases that will age into P2."""
+    ids = []
+    with session_scope(engine) as session:
+        for i in range(12):
+            data = request_data(assessment=HIGH if i % 2 else {"L": 1 + i % 5})
+            ids.append(
+                submit_asset_request(session=session, actor=org.users["bcu_a"], data=data).id
+            )
+    return ids

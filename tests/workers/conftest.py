@@ -1,5 +1,8 @@
 """Worker tests reuse the database fixtures of the service tests; the live fault fixtures.
 
+The service tests themselves (runs, chunks, bulk runs, the sweep, what-if) are
+in tests/tasking/: nothing there starts a broker or a worker.
+
 The live tests (test_faults*.py) each get their own Redis server, real worker
 processes (`crew`, killed at teardown) and a copy of a database holding a few
 thousand generated cases and a new model version (`db`, tests/workers/livedb.py).
@@ -9,54 +12,25 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
-from tasking.db import make_engine, session_scope
-from tasking.services.cases import submit_asset_request
+from tasking.db import make_engine
 from tests.support import start_or_skip
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.redis import ThrowawayRedis
-from tests.tasking.conftest import (
-    Org,
-    engine,
-    org,
-    password_hash,
-    pg_template,
-    request_data,
-    sqlite_template,
-)
+from tests.tasking.conftest import engine, password_hash, pg_template, sqlite_template
 
-__all__ = [
-    "cases", "engine", "org", "password_hash", "pg_template", "request_data", "sqlite_template",
-]  # fmt: skip
+__all__ = ["engine", "password_hash", "pg_template", "sqlite_template"]
 
 from tests.workers.live import Crew
 from tests.workers.livedb import LiveDb, build_template
 
-RequestData = Callable[..., dict[str, Any]]
 CASES = 30_000  # about 25,500 open: three chunks of a few tenths of a second each
 PG_TEMPLATE = "tasking_live_template"
 _numbers = itertools.count(1)
-# P1 when fresh (132); halves to P2 once the intelligence is 180+ days old.
-HIGH = {"P": 3, "Ps": 3, "F": 2, "C": 3, "S": 4, "V": 2, "L": 5, "Cf": "H"}
-
-
-@pytest.fixture
-def cases(engine: Engine, org: Org, request_data: RequestData) -> list[int]:
-    """Twelve open requests, half of them P1 cases that will age into P2."""
-    ids = []
-    with session_scope(engine) as session:
-        for i in range(12):
-            data = request_data(assessment=HIGH if i % 2 else {"L": 1 + i % 5})
-            ids.append(
-                submit_asset_request(session=session, actor=org.users["bcu_a"], data=data).id
-            )
-    return ids
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,9 @@
 `Worker` runs `python -m celery -A workers worker` as a subprocess in its own
 session (so the whole worker, main process and pool children, can be killed
 at once), with its log in a file. `celery_client` is a Celery app with the
-project's configuration for sending tasks by name. `wait_for` is the one
-bounded polling loop; every wait in the live tests goes through it.
+project's configuration for sending tasks by name. `wait_for`
+(tests/support) is the one bounded polling loop; every wait in the live tests
+goes through it.
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from celery import Celery
 
 from config.celery_config import celery_settings
 from config.settings import Settings
+from tests.support import wait_for as wait_for  # still imported from here by bench/
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = "scoring,tasking"
-T = TypeVar("T")
 
 
 def worker_env(
@@ -65,26 +65,6 @@ def celery_client(redis_url: str, *, visibility_timeout: int = 30, time_limit: i
     settings = Settings(task_time_limit_s=time_limit, visibility_timeout_s=visibility_timeout)
     client.conf.update(celery_settings(settings, redis_url))
     return client
-
-
-def wait_for(
-    check: Callable[[], T],
-    *,
-    timeout: float,
-    what: str,
-    interval: float = 0.05,
-    details: Callable[[], str] | None = None,
-) -> T:
-    """Poll `check` until it returns something truthy; AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            extra = f"\n{details()}" if details is not None else ""
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{extra}")
-        time.sleep(interval)
 
 
 def children_of(pid: int) -> list[int]:

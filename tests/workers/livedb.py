@@ -24,8 +24,9 @@ from tasking.migrate import upgrade
 from tasking.services.generator import generate_cases
 from tasking.services.runs import chunk_ids, start_run
 from tasking.services.scores import KEPT_REASON, publish_model_text
+from tests.support import wait_for
 from tests.tasking.conftest import Org
-from tests.workers.live import Crew, wait_for
+from tests.workers.live import Crew
 
 SEED = 20240611
 WAIT = 60.0  # the longest any single wait may take

@@ -12,8 +12,9 @@ import pytest
 from config.celery_config import celery_settings
 from config.settings import Settings, load_settings
 from tasking.broker import broker_url, redis_server_binary
+from tests.support import wait_for
 from tests.support.redis import ThrowawayRedis
-from tests.workers.live import ROOT, wait_for, worker_env
+from tests.workers.live import ROOT, worker_env
 
 
 def test_c0_celery_settings_pinned() -> None:

@@ -24,10 +24,10 @@ import pytest
 
 from tasking.db import session_scope
 from tasking.services.scores import publish_model_text
-from tests.support import start_or_skip
+from tests.support import start_or_skip, wait_for
 from tests.support.redis import ThrowawayRedis
 from tests.workers.conftest import CASES
-from tests.workers.live import ROOT, Crew, client_for, received, send_chunks, wait_for, worker_env
+from tests.workers.live import ROOT, Crew, client_for, received, send_chunks, worker_env
 from tests.workers.livedb import (
     MODEL_V3,
     WAIT,

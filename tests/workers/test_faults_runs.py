@@ -24,10 +24,10 @@ from tasking.db import session_scope
 from tasking.services import bulk
 from tasking.services.runs import chunk_ids, start_run
 from tasking.services.scores import store_model_text
-from tests.support import free_port
+from tests.support import free_port, wait_for
 from tests.support.redis import ThrowawayRedis
 from tests.workers.conftest import CASES
-from tests.workers.live import Crew, client_for, send_chunks, wait_for, worker_env
+from tests.workers.live import Crew, client_for, send_chunks, worker_env
 from tests.workers.livedb import MODEL_V3, WAIT, LiveDb, new_run, wait_finished
 
 pytestmark = pytest.mark.slow

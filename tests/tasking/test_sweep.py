@@ -27,7 +27,7 @@ from tasking.services.runs import (
     start_run,
 )
 from tasking.services.sweep import sweep_runs
-from tests.workers.live import wait_for
+from tests.support import wait_for
 
 STALL, GIVE_UP = 300, 3600
 

@@ -33,8 +33,7 @@ from tasking.services.runs import (
 )
 from tests.support.intel import set_intel_at
 from tests.support.runs import completed_run
-from tests.tasking.conftest import Org
-from tests.workers.conftest import HIGH, RequestData
+from tests.tasking.conftest import HIGH, Org, RequestData
 
 
 def history_rows(engine: Engine) -> int:
