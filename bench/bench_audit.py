@@ -239,6 +239,24 @@ def overhead_load(port: int, inputs: dict[str, Any], clients: int, seconds: floa
     return errors
 
 
+def fresh_copy(source: Path, target: Path) -> None:
+    """A copy of a SQLite database: the source's log folded in first, and no log left
+    from an earlier copy of the same name (SQLite would replay it onto the new file)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+def drop_copy(target: Path) -> None:
+    """Remove a copy made by fresh_copy, its logs too."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+
 def row_cost(path: Path, rows: int = 2_000) -> dict[str, float]:
     """CPU milliseconds of one audit row in its own write transaction, in this process,
     with the chain and with the plain insert (in alternating blocks, on a copy)."""
@@ -246,7 +264,7 @@ def row_cost(path: Path, rows: int = 2_000) -> dict[str, float]:
     from tasking.db import session_scope
 
     copy = path.with_name("row-cost.db")
-    shutil.copyfile(path, copy)
+    fresh_copy(path, copy)
     engine = make_engine(f"sqlite:///{copy}")
     chain = audit._chain
     spent = {"on": 0.0, "off": 0.0}
@@ -265,7 +283,7 @@ def row_cost(path: Path, rows: int = 2_000) -> dict[str, float]:
     finally:
         audit._chain = chain
         engine.dispose()
-        copy.unlink()
+        drop_copy(copy)
     return {variant: seconds * 1000 / rows for variant, seconds in spent.items()}
 
 
@@ -290,7 +308,7 @@ def overhead(args: argparse.Namespace) -> None:
         for round_ in range(args.rounds):
             for variant in ("off", "on") if round_ % 2 == 0 else ("on", "off"):
                 copy = work / f"overhead-{variant}.db"
-                shutil.copyfile(prepared, copy)
+                fresh_copy(prepared, copy)
                 inputs = bench_inputs(copy, args.clients)
                 env = {
                     "DATABASE_URL": f"sqlite:///{copy}",
