@@ -15,10 +15,12 @@ Run from the repository root:
    keep-alive connection each) sign in through the real form, then for
    --seconds, without think time, open boards, follow next and previous pages,
    apply filters (mostly three boards of their own, drawn at the start, now and
-   then another combination), click risk-matrix cells and open case pages (when
-   the case page answers). p50/p95/p99 of each kind of request at the client
-   and as server time (gunicorn's access log, %(D)s), the throughput and the
-   errors (any status but 200, or a failed connection).
+   then another combination), click risk-matrix cells, open case pages (when
+   the case page answers) and now and then a trivial signed-in page (the floor:
+   the fixed cost of any request, outside the board's own work). p50/p95/p99
+   of each kind of request at the client and as server time (gunicorn's access
+   log, %(D)s), the throughput and the errors (any status but 200, or a failed
+   connection).
 4. The anchor, under the same gunicorn settings and the same load generator: a
    bare Flask page rendering a 50-row, 20-column Jinja table from memory.
 5. The filter speed at the query (in-process, no HTTP): board_page for every
@@ -63,7 +65,12 @@ _NEXT = re.compile(r'href="([^"]+)" rel="next"')
 _PREV = re.compile(r'href="([^"]+)" rel="prev"')
 _CELL = re.compile(r'<a href="(/board\?[^"]*harm=[^"]*)" aria-label')
 _REF = re.compile(r'class="board__ref">([A-Z]+-\d+)</a>')
+_PENDING = "data-counts-pending"
+BOARD_KINDS = ("board_first", "board_next", "board_prev", "board_filtered", "matrix_cell")
 ANCHOR_ROWS, ANCHOR_COLS = 50, 20
+# The floor: a trivial signed-in page (session, user, CSRF token, headers, the base
+# template and one small query), opened now and then to show the fixed cost of a request.
+FLOOR_PATH, FLOOR_SHARE = "/account/tokens", 0.05
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -181,7 +188,7 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], log: 
             raise SystemExit(f"gunicorn ({app}) exited; see {log}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz" if "tasking" in app else "/")
+            conn.request("GET", "/" if app.startswith("bench.bench_web:") else "/healthz")
             conn.getresponse().read()
             conn.close()
             return proc
@@ -189,6 +196,31 @@ def start_gunicorn(app: str, port: int, workers: int, env: dict[str, str], log: 
             time.sleep(0.2)
     stop(proc)
     raise SystemExit(f"gunicorn ({app}) did not answer within 60 s; see {log}")
+
+
+def server_cpu_s(proc: Any) -> float:
+    """CPU seconds used so far by a gunicorn master's workers, every thread (Linux /proc).
+
+    On a shared machine wall-clock latencies move with the neighbours' load; the CPU
+    a request costs hardly does, so it is reported too (board counts made by the
+    workers' counting threads included). NaN where /proc cannot be read.
+    """
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == proc.pid:  # a worker of this master
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+    except OSError:
+        return float("nan")
+    return total / ticks
 
 
 def stop(proc: Any) -> None:
@@ -275,7 +307,7 @@ class Browser:
 
 def random_filters(rng: random.Random, choices: dict[str, list[str]]) -> dict[str, str]:
     """One to three filters with values drawn from the form's own choices."""
-    names = rng.sample(sorted(choices), rng.randint(1, 3))
+    names = rng.sample(sorted(k for k in choices if not k.startswith("_")), rng.randint(1, 3))
     return {name: rng.choice(choices[name]) for name in names if choices[name]}
 
 
@@ -292,7 +324,7 @@ def coordinator(args: tuple[int, int, int, float, bool, dict[str, list[str]], An
         if board:
             browser.sign_in(f"bench-coordinator-{index}")
     except (OSError, RuntimeError) as exc:
-        return [("sign_in", 0.0, f"error: {exc}")]
+        return [("sign_in", 0.0, f"error: {exc}", False)]
     while time.time() < start_at:
         time.sleep(0.01)
     deadline = time.time() + seconds
@@ -307,10 +339,11 @@ def coordinator(args: tuple[int, int, int, float, bool, dict[str, list[str]], An
         try:
             status, text = browser.request("GET", path)
         except OSError as exc:
-            results.append((kind, time.perf_counter() - started, f"error: {exc}"))
+            results.append((kind, time.perf_counter() - started, f"error: {exc}", False))
             continue
-        results.append((kind, time.perf_counter() - started, status))
-        if kind != "case" and board:
+        took = time.perf_counter() - started
+        results.append((kind, took, status, _PENDING in text))
+        if kind not in ("case", "floor") and board:
             page = text
             refs = _REF.findall(text) or refs
     return results
@@ -326,6 +359,8 @@ def next_step(
     """What a coordinator does next, given the page they are on."""
     roll = rng.random()
     found_next, found_prev = _NEXT.search(page), _PREV.search(page)
+    if roll < FLOOR_SHARE and page:
+        return "floor", FLOOR_PATH
     if roll < 0.2 or not page:
         return "board_first", "/board"
     if roll < 0.45 and found_next:
@@ -361,7 +396,9 @@ def summarise(records: list[Any], seconds: float) -> dict[str, Any]:
     """p50/p95/p99 per kind of request and overall, throughput, errors."""
     kinds: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
-    for kind, took, status in records:
+    pending = sum(1 for kind, _t, _s, waiting in records if waiting and kind != "anchor")
+    boards_drawn = sum(1 for kind, _t, s, _w in records if s == 200 and kind in BOARD_KINDS)
+    for kind, took, status, _waiting in records:
         if status == 200:
             kinds.setdefault(kind, []).append(took * 1000)
         else:
@@ -397,6 +434,8 @@ def summarise(records: list[Any], seconds: float) -> dict[str, Any]:
             "p99_ms": round(percentile(boards, 0.99), 1),
         },
         "by_kind": rows,
+        # Board pages drawn before their counts were ready (they show "Counting...").
+        "counts_pending_share": round(pending / boards_drawn, 3) if boards_drawn else 0.0,
     }
 
 
@@ -412,7 +451,7 @@ def server_times(access_log: Path, since: int) -> dict[str, Any]:
             kind = page_kind(path)
             if kind:
                 kinds.setdefault(kind, []).append(int(micros) / 1000)
-    boards = [ms for k, v in kinds.items() if k != "case" and k != "anchor" for ms in v]
+    boards = [ms for k, v in kinds.items() if k not in ("case", "anchor", "floor") for ms in v]
     every = [ms for v in kinds.values() for ms in v]
     return {
         "board_pages": figures(boards),
@@ -434,12 +473,19 @@ def page_kind(path: str) -> str:
         return "board_filtered" if query else "board_first"
     if path.startswith("/cases/"):
         return "case"
+    if path.startswith(FLOOR_PATH):
+        return "floor"
     return "anchor" if path in ("/", "/?") else ""
 
 
 def figures(values: list[float]) -> dict[str, float]:
     """p50, p95 and p99 in ms."""
     return {f"p{q}_ms": round(percentile(values, q / 100), 1) for q in (50, 95, 99)}
+
+
+def per_request(cpu_s: float, load: dict[str, Any]) -> float:
+    """Server CPU ms per request answered during a load."""
+    return round(cpu_s * 1000 / load["requests"], 2) if load["requests"] else float("nan")
 
 
 def access_size(access_log: Path) -> int:
@@ -588,6 +634,11 @@ def main() -> None:
     parser.add_argument("--skip-load", action="store_true", help="only the filter timings")
     parser.add_argument("--skip-filters", action="store_true", help="only the HTTP load")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument(
+        "--app",
+        default="tasking.web.wsgi:app",
+        help="WSGI target of the board server (an experiment's wrapper, e.g. without counts)",
+    )
     args = parser.parse_args()
 
     from tests.support.redis import ThrowawayRedis
@@ -604,6 +655,7 @@ def main() -> None:
         "users": args.users,
         "workers": args.workers,
         "seconds": args.seconds,
+        "app": args.app,
         "prepared": prepared,
     }
     if not args.skip_load:
@@ -621,13 +673,17 @@ def main() -> None:
         web = anchor = None
         try:
             port = free_port()
-            web = start_gunicorn("tasking.web.wsgi:app", port, args.workers, env, log)
+            web = start_gunicorn(args.app, port, args.workers, env, log)
             choices = form_choices(port)
             warm = run_load(port, args.users, min(5.0, args.seconds), True, choices)
             print(f"  warm-up: {warm['requests']} requests", flush=True)
             mark = access_size(log.with_suffix(".access"))
+            cpu = server_cpu_s(web)
             report["board"] = run_load(port, args.users, args.seconds, True, choices)
             report["board_server"] = server_times(log.with_suffix(".access"), mark)
+            report["board_server"]["cpu_ms_per_request"] = per_request(
+                server_cpu_s(web) - cpu, report["board"]
+            )
             report["case_pages"] = bool(choices.get("_case_pages"))
             stop(web)
             web = None
@@ -637,8 +693,12 @@ def main() -> None:
             )
             run_load(anchor_port, args.users, min(5.0, args.seconds), False, {})
             mark = access_size(log.with_suffix(".access"))
+            cpu = server_cpu_s(anchor)
             report["anchor"] = run_load(anchor_port, args.users, args.seconds, False, {})
             report["anchor_server"] = server_times(log.with_suffix(".access"), mark)
+            report["anchor_server"]["cpu_ms_per_request"] = per_request(
+                server_cpu_s(anchor) - cpu, report["anchor"]
+            )
         finally:
             stop(web)
             stop(anchor)
@@ -680,11 +740,16 @@ def print_load(report: dict[str, Any]) -> None:
     )
     ratio = board["board_pages"]["p95_ms"] / a["p95_ms"] if a["p95_ms"] else float("nan")
     print(f"board page p95 / anchor p95: {ratio:.2f}x (goal: under 100 ms and within 2x)")
+    print(f"board pages drawn before their counts were ready: {board['counts_pending_share']:.1%}")
     server, anchor_server = report["board_server"], report["anchor_server"]
     print("server time (gunicorn %(D)s), ms       p50      p95      p99")
     rows = [*server["by_kind"].items(), ("board pages", server["board_pages"])]
     for name, row in [*rows, ("anchor", anchor_server["all"])]:
         print(f"  {name:<32} {row['p50_ms']:>8} {row['p95_ms']:>8} {row['p99_ms']:>8}")
+    print(
+        f"server CPU per request (workers and their counting threads): board "
+        f"{server['cpu_ms_per_request']} ms, anchor {anchor_server['cpu_ms_per_request']} ms"
+    )
     if not report.get("case_pages"):
         print("(case pages were not measured: /cases/<reference> did not answer 200)")
 
