@@ -11,8 +11,11 @@ Then, with a new session per call as a web request would have:
 
 - board_page p50/p95/max in ms over --repeats calls for the first page, page
   200 (reached by following cursors), the last page, two filtered first
-  pages (theme + band) and a BCU requester's first and 50th page; the query
-  plan of each (EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL);
+  pages (theme + band), a BCU requester's first and 50th page, filters that
+  match nothing or few cases (the selective path through a filter index), a
+  risk-matrix cell, and a BCU requester's asset-type filter; the query plan
+  of each (EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL);
+  `--skip-rescore` stops there;
 - model version 2 (weight P 1.0 -> 1.1) is published and every open case is
   rescored inline with rescore_all: end-to-end cases/s (every row changes:
   at least its model version);
@@ -50,7 +53,15 @@ from config.settings import load_settings  # noqa: E402
 from scoring.model import DEFAULT_MODEL_PATH  # noqa: E402
 from tasking.db import make_engine, session_scope  # noqa: E402
 from tasking.migrate import upgrade  # noqa: E402
-from tasking.models import BOARD_ORDER, Assessment, Case, CaseScore, Role, User  # noqa: E402
+from tasking.models import (  # noqa: E402
+    ASSET_TYPES,
+    BOARD_ORDER,
+    Assessment,
+    Case,
+    CaseScore,
+    Role,
+    User,
+)
 from tasking.services.board import BoardFilter, board_page, encode_cursor  # noqa: E402
 from tasking.services.demo import seed_demo  # noqa: E402
 from tasking.services.generator import generate_cases  # noqa: E402
@@ -115,7 +126,9 @@ def time_board(engine: Engine, actor_id: int, repeats: int, **kwargs: Any) -> di
 
     with captured_sql(engine) as seen:
         rows = call()
-    statement, params = next((s, p) for s, p in seen if "case_score" in s and "ORDER BY" in s)
+    # The ordered read (walk or selective); a filter matching nothing may have none.
+    reads = [(s, p) for s, p in seen if "case_score" in s]
+    statement, params = next(((s, p) for s, p in reads if "ORDER BY" in s), reads[-1])
     for _ in range(3):  # warm the caches and the statement cache
         call()
     samples: list[float] = []
@@ -249,6 +262,43 @@ def prepare(engine: Engine, cases: int, seed: int) -> dict[str, Any]:
     }
 
 
+def few_matches(engine: Engine) -> dict[str, BoardFilter]:
+    """Combinations of case facts matching few open cases (10-200, 1-9) and one matching none."""
+    names = ("bcu_id", "asset_type", "state")
+    listed = ", ".join(names)
+    found: dict[str, BoardFilter] = {}
+    with engine.connect() as conn:
+        for low, high in ((10, 200), (1, 9)):
+            row = conn.execute(
+                text(
+                    f"SELECT {listed}, COUNT(*) FROM case_score WHERE on_board = :t"
+                    f" AND bcu_id IS NOT NULL AND asset_type IS NOT NULL GROUP BY {listed}"
+                    " HAVING COUNT(*) BETWEEN :low AND :high ORDER BY COUNT(*) DESC LIMIT 1"
+                ),
+                {"t": True, "low": low, "high": high},
+            ).first()
+            if row is not None:
+                label = "+".join(f"{n}={v}" for n, v in zip(names, row[:3], strict=True))
+                found[f"{label} ({row[3]})"] = BoardFilter(**dict(zip(names, row[:3], strict=True)))
+        hubs = conn.execute(
+            text("SELECT DISTINCT hub_id FROM case_score WHERE hub_id IS NOT NULL")
+        ).scalars().all()  # fmt: skip
+        for hub in hubs:
+            for asset_type in ASSET_TYPES:
+                hit = conn.execute(
+                    text(
+                        "SELECT 1 FROM case_score WHERE on_board = :t AND hub_id = :hub"
+                        " AND asset_type = :asset LIMIT 1"
+                    ),
+                    {"t": True, "hub": hub, "asset": asset_type},
+                ).first()
+                if hit is None:
+                    label = f"hub_id={hub}+asset_type={asset_type} (0)"
+                    found[label] = BoardFilter(hub_id=hub, asset_type=asset_type)
+                    return found
+    return found
+
+
 def bench_database(kind: str, engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     """Every figure for one database."""
     print(f"[{kind}] generating {args.cases:,} cases ...", flush=True)
@@ -265,11 +315,21 @@ def bench_database(kind: str, engine: Engine, args: argparse.Namespace) -> dict[
         "theme (rare) + P3": (coord, {"filters": BoardFilter(theme_id=info["rare_theme"], band=3)}),
         "BCU requester, first page": (req, {}),
         "BCU requester, page 50": (req, {"cursor": cursor_after_pages(engine, req, 49)}),
+        # Filters that match few cases or none (the selective path) and the risk matrix.
+        "matches nothing (theme 999999)": (coord, {"filters": BoardFilter(theme_id=999_999)}),
+        **{
+            f"few: {label}": (coord, {"filters": filters})
+            for label, filters in few_matches(engine).items()
+        },
+        "risk matrix cell harm 4 L1": (coord, {"filters": BoardFilter(harm_band=4, likelihood=1)}),
+        "BCU requester + asset type": (req, {"filters": BoardFilter(asset_type="drones")}),
     }  # fmt: skip
     board = {}
     for name, (actor, kwargs) in scenarios.items():
         board[name] = time_board(engine, actor, args.repeats, **kwargs)
         print(f"[{kind}] {name}: p95 {board[name]['p95_ms']:.1f} ms", flush=True)
+    if args.skip_rescore:
+        return {**info, "board": board}
     print(f"[{kind}] rescoring ...", flush=True)
     rescore = rescore_everything(engine)
     print(f"[{kind}] naive rescore of {args.naive_cases:,} ...", flush=True)
@@ -301,10 +361,11 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(
             (f"board {name} p50/p95 ms", f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f}")
         )
-    rescore = result["rescore"]
-    rate = f"{rescore['cases_per_s']:,.0f}" if rescore["status"] == "ok" else "n/a"
-    rows.append(("rescore_all (cases/s)", rate))
-    rows.append(("naive score_case (cases/s)", f"{result['naive']['cases_per_s']:,.0f}"))
+    if "rescore" in result:
+        rescore = result["rescore"]
+        rate = f"{rescore['cases_per_s']:,.0f}" if rescore["status"] == "ok" else "n/a"
+        rows.append(("rescore_all (cases/s)", rate))
+        rows.append(("naive score_case (cases/s)", f"{result['naive']['cases_per_s']:,.0f}"))
     return rows
 
 
@@ -326,6 +387,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--naive-cases", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-rescore", action="store_true", help="only the board timings")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args()
     results: dict[str, Any] = {}

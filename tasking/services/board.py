@@ -90,6 +90,12 @@ _PAGE_COLUMNS = [
     *(getattr(Case, name) for name in _CASE_FIELDS),
     col(Assessment.moderation),
 ]
+# Built once: a page's query adds its conditions to this (selects are immutable).
+_PAGE_SELECT = (
+    select(*_PAGE_COLUMNS)
+    .join(Case, col(Case.id) == col(CaseScore.case_id))
+    .join(Assessment, col(Assessment.case_id) == col(CaseScore.case_id))
+)
 MAX_ID = 2**31 - 1
 # Total harm bands of the risk matrix (lower edge inclusive). With the default
 # numbers total harm runs 0..28.8 (16 x 1.8 x 1.5), and most cases sit low.
@@ -411,13 +417,7 @@ def _fetch(
     backwards: bool,
 ) -> list[Any]:
     """Up to `want` page rows after (or before) the keys, by whichever path suits the filter."""
-    query = _filtered(
-        select(*_PAGE_COLUMNS)
-        .join(Case, col(Case.id) == col(CaseScore.case_id))
-        .join(Assessment, col(Assessment.case_id) == col(CaseScore.case_id)),
-        actor,
-        filters,
-    )
+    query = _filtered(_PAGE_SELECT, actor, filters)
     if candidates is not None:
         return _selected(session, query, filters, candidates, keys, want, backwards=backwards)
     return _walk(session, query, _segments(session, filters), keys, want, backwards=backwards)
@@ -648,7 +648,8 @@ def _segments(session: Session, filters: BoardFilter) -> list[tuple[int | None, 
 
 
 def _keys_of(row: Any) -> tuple[Any, ...]:
-    return tuple(getattr(row, name) for name in BOARD_ORDER)
+    """The board keys of a page row (its first columns)."""
+    return tuple(row[: len(BOARD_ORDER)])
 
 
 def _keys_param(keys: tuple[Any, ...], columns: list[Any] = _ORDER_COLUMNS) -> Any:
@@ -661,41 +662,49 @@ def _keys_param(keys: tuple[Any, ...], columns: list[Any] = _ORDER_COLUMNS) -> A
 
 
 def _row(row: Any, rank: int) -> BoardRow:
-    """A board line from one page row (the columns of _PAGE_COLUMNS)."""
+    """A board line from one page row (the columns of _PAGE_COLUMNS, unpacked by position)."""
+    (
+        _threat_key, _priority_key, _position_key, _deadline_key, _submitted_key, case_id,
+        threat, vector, age_days, harm_base, total_harm, risk, freshness, priority, band,
+        position, position_grade, score_version, scored_at, inputs,
+        reference, codename, title, kind, state, theme_id, strands, bcu_id, hub_id, asset_type,
+        requested_hours, allocated_hours, opportunity_deadline, next_review, marking, lead_id,
+        moderation,
+    ) = row  # fmt: skip
     return BoardRow(
         rank=rank,
-        case_id=row.case_id,
-        reference=row.reference,
-        codename=row.codename,
-        title=row.title,
-        kind=row.kind,
-        state=row.state,
-        theme_id=row.theme_id,
-        strands=row.strands,
-        bcu_id=row.bcu_id,
-        hub_id=row.hub_id,
-        asset_type=row.asset_type,
-        requested_hours=row.requested_hours,
-        allocated_hours=row.allocated_hours,
-        opportunity_deadline=row.opportunity_deadline,
-        next_review=row.next_review,
-        marking=row.marking,
-        lead_id=row.lead_id,
-        moderation=row.moderation,
-        threat=row.threat,
-        vector=_scored_vector(row.vector, row.age_days),
-        age_days=row.age_days,
-        harm_base=row.harm_base,
-        total_harm=row.total_harm,
-        risk=row.risk,
-        freshness=row.freshness,
-        priority=row.priority,
-        band=row.band,
-        position=row.position,
-        position_grade=row.position_grade,
-        score_version=row.score_version,
-        scored_at=row.scored_at,
-        inputs=row.inputs,
+        case_id=case_id,
+        reference=reference,
+        codename=codename,
+        title=title,
+        kind=kind,
+        state=state,
+        theme_id=theme_id,
+        strands=strands,
+        bcu_id=bcu_id,
+        hub_id=hub_id,
+        asset_type=asset_type,
+        requested_hours=requested_hours,
+        allocated_hours=allocated_hours,
+        opportunity_deadline=opportunity_deadline,
+        next_review=next_review,
+        marking=marking,
+        lead_id=lead_id,
+        moderation=moderation,
+        threat=threat,
+        vector=_scored_vector(vector, age_days),
+        age_days=age_days,
+        harm_base=harm_base,
+        total_harm=total_harm,
+        risk=risk,
+        freshness=freshness,
+        priority=priority,
+        band=band,
+        position=position,
+        position_grade=position_grade,
+        score_version=score_version,
+        scored_at=scored_at,
+        inputs=inputs,
     )
 
 
