@@ -66,9 +66,10 @@ MAX_PAGE = 200
 _ORDER_COLUMNS = [getattr(CaseScore, name) for name in BOARD_ORDER]
 # A filter whose case facts match at most this many open cases takes the selective
 # path: their ids through a filter index, then those few rows ordered (one sort of at
-# most this many index keys). Above it the board index is walked: measured at 1M cases,
-# a combination matching more than 2,000 cases fills a page within about 40k entries.
-SELECTIVE_MAX = 2000
+# most this many keys). Above it the board index is walked. Measured at 1M cases
+# (bench_web filter timings): 800 left fewer combinations over 20 ms than 2,000, whose
+# sort of up to 2,000 rows cost as much as the walks it replaced.
+SELECTIVE_MAX = 800
 # Filters on case facts a rescore never writes (the filter indexes' columns).
 _STABLE_FILTERS = ("hub_id", "bcu_id", "theme_id", "asset_type", "state", "kind")
 # Those that lead a filter index: a combination with one of them finds its few cases fast.
