@@ -1,15 +1,13 @@
-"""Board filters: asset type, state, total harm and inputs in the board index; filter indexes
+"""Board filters: partial filter indexes on the case facts a rescore never writes
 
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-04 18:50:00.000000
 
-The board index gains the filters it lacked (asset type, state) and the risk
-matrix's columns (total harm, packed inputs), so a filtered walk tests every
-entry from the index alone. Five partial indexes over case facts a rescore never
-writes let a filter that matches few cases find them without walking the board.
-The column lists are written out here (not imported) so this revision stays as
-it was when the models change.
+Five partial indexes over case facts a rescore never writes let a filter that
+matches few cases find them without walking the board index (the board index
+itself is unchanged: a nightly run rebuilds it). The column lists are written
+out here (not imported) so this revision stays as it was when the models change.
 """
 
 from __future__ import annotations
@@ -22,10 +20,6 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-BOARD = "ix_case_score_board"
-BOARD_KEYS = ["bk_threat", "bk_priority", "bk_position", "bk_deadline", "bk_submitted", "case_id"]
-OLD_TAIL = ["bcu_id", "hub_id", "theme_id", "band", "kind"]
-NEW_TAIL = [*OLD_TAIL, "asset_type", "state", "total_harm", "inputs"]
 FILTER_INDEXES = {
     "ix_case_score_f_theme": ["theme_id", "asset_type", "state", "kind", "hub_id", "bcu_id"],
     "ix_case_score_f_bcu": ["bcu_id", "state", "asset_type", "theme_id", "kind", "hub_id"],
@@ -35,21 +29,7 @@ FILTER_INDEXES = {
 }
 
 
-def _board(tail: list[str]) -> None:
-    # A bulk run may have the board index set aside right now: drop it only if there.
-    op.drop_index(BOARD, table_name="case_score", if_exists=True)
-    op.create_index(
-        BOARD,
-        "case_score",
-        [*BOARD_KEYS, *tail],
-        unique=False,
-        sqlite_where=sa.text("on_board = 1"),
-        postgresql_where=sa.text("on_board"),
-    )
-
-
 def upgrade() -> None:
-    _board(NEW_TAIL)
     for name, columns in FILTER_INDEXES.items():
         op.create_index(
             name,
@@ -64,4 +44,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in FILTER_INDEXES:
         op.drop_index(name, table_name="case_score")
-    _board(OLD_TAIL)
