@@ -17,12 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("password_expired", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN (no batch table copy): every table refers to app_user, and SQLite
+    # cannot drop and rebuild it under data with foreign keys on.
+    op.add_column(
+        "app_user",
+        sa.Column("password_expired", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.drop_column("password_expired")
+    op.drop_column("app_user", "password_expired")  # SQLite 3.35+ drops a column in place
