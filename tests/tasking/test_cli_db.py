@@ -26,10 +26,9 @@ from tasking.services.demo import CASES
 from tasking.services.scores import store_model_text
 from tasking.services.whatif import run_whatif
 from tests.scoring.support import model_text_with
-from tests.support import free_port
+from tests.support import free_port, wait_for
 from tests.support.redis import ThrowawayRedis
 from tests.support.runs import completed_run
-from tests.workers.live import wait_for
 
 TASKING = str(Path(sys.executable).with_name("tasking"))
 
