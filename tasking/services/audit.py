@@ -773,12 +773,20 @@ def case_trail(*, session: Session, actor: User, reference: str) -> Trail:
     case_id = session.exec(select(Case.id).where(Case.reference == reference.strip()[:32])).first()
     if case_id is None:
         raise NotFound(f"no case {reference.strip()[:32]}")
+    # Rows about the case itself, and rows that name it among others: boards, searches,
+    # exports and API lists that showed it, links made from another case (their detail
+    # lists references as JSON strings, so the quotes make the match exact).
+    named = f'%"{_like_escape(reference.strip()[:32])}"%'
     return _trail(
         session,
         f"Everyone who acted on {reference.strip()}",
         col(AuditEvent.entity_type) == "case",
-        col(AuditEvent.entity_id) == case_id,
+        (col(AuditEvent.entity_id) == case_id) | (col(AuditEvent.detail).like(named, escape="\\")),
     )
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def user_trail(

@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from tasking.db import session_scope
 from tasking.models import AuditEvent, Case, pk
+from tasking.services.audit import record_event
 from tasking.services.cases import create_case, submit_asset_request
 from tasking.services.markings import set_marking
 from tasking.services.tokens import create_token
@@ -291,6 +292,26 @@ def test_u3_who_consulted_a_case_and_why_as_page_and_csv(
         "subject_access",
         "SAR 2026/041 (fictional)",
     )
+
+
+def test_u3_a_case_trail_lists_the_boards_and_lists_that_showed_the_case(
+    signed_in: SignedIn, web_engine: Engine, refs: dict[str, str]
+) -> None:
+    reference = refs["plain"]
+    assert reference in _text(signed_in("chair").get("/board"))
+    (view,) = _rows(web_engine, "board.view")
+    assert view.entity_id is None  # a list: the case is named in its detail only
+    # An exact match: a list naming only a reference that starts the same way is another
+    # case's business.
+    with session_scope(web_engine) as session:
+        record_event(
+            session=session, actor=None, category="disclosure", action="test.other_list",
+            entity_type="case", entity_id=None, detail={"references": [reference + "1"]},
+        )  # fmt: skip
+    trail = _text(signed_in("auditor").get(f"/audit/case?reference={reference}"))
+    assert "board.view" in trail
+    assert "Chair (chair)" in trail
+    assert "test.other_list" not in trail
 
 
 def test_u3_what_one_user_saw_and_every_disclosure(
