@@ -271,7 +271,7 @@ def few_matches(engine: Engine) -> dict[str, BoardFilter]:
         for low, high in ((10, 200), (1, 9)):
             row = conn.execute(
                 text(
-                    f"SELECT {listed}, COUNT(*) FROM case_score WHERE on_board = :t"
+                    f"SELECT {listed}, COUNT(*) FROM case_score WHERE on_board = :t"  # noqa: S608 - bench SQL over the project's own tables
                     f" AND bcu_id IS NOT NULL AND asset_type IS NOT NULL GROUP BY {listed}"
                     " HAVING COUNT(*) BETWEEN :low AND :high ORDER BY COUNT(*) DESC LIMIT 1"
                 ),

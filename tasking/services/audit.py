@@ -534,7 +534,7 @@ def _batches(
     """(seq, hashed text, prev_hash, row_hash) in seq order, in batches, by the raw cursor."""
     upto = f" AND seq <= {int(through)}" if through is not None else ""
     sql = (
-        f"SELECT seq, {canonical_sql(conn.dialect.name)}, prev_hash, row_hash"
+        f"SELECT seq, {canonical_sql(conn.dialect.name)}, prev_hash, row_hash"  # noqa: S608 - column names from the model; values are bound
         " FROM audit_event WHERE seq > {}" + upto + " ORDER BY seq LIMIT {}"
     )
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

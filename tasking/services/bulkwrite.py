@@ -66,7 +66,7 @@ def _sqlite_update(
     # The run's model id and time are the same for every row: literals (both ours), not params.
     assignments = ", ".join(f"{name} = ?" for name in values)
     sql = (
-        f"UPDATE case_score SET {assignments}, model_version_id = {int(version_id)},"
+        f"UPDATE case_score SET {assignments}, model_version_id = {int(version_id)},"  # noqa: S608 - column names from ALL_COLUMNS; values are bound or copied
         f" scored_at = '{stamp}', score_version = score_version + 1 WHERE case_id = ?"
     )
     rows = zip(*(column.tolist() for column in values.values()), case_ids.tolist(), strict=True)
@@ -145,7 +145,7 @@ def _postgres_update(
         with cursor.copy(f"COPY {_BATCH} FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(payload)
         cursor.execute(
-            f"UPDATE case_score AS s SET {assignments}, model_version_id = %s, scored_at = %s,"
+            f"UPDATE case_score AS s SET {assignments}, model_version_id = %s, scored_at = %s,"  # noqa: S608 - column names from ALL_COLUMNS; values are bound or copied
             f" score_version = s.score_version + 1 FROM {_BATCH} AS u"
             " WHERE s.case_id = u.case_id AND s.score_version = u.old_version"
             " AND s.case_id BETWEEN %s AND %s RETURNING s.case_id",

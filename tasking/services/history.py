@@ -115,7 +115,7 @@ def write_history(
         )
     marks = ", ".join(["?" if is_sqlite(conn.engine) else "%s"] * 11)
     sql = (
-        "INSERT INTO score_history (case_id, score_version, priority, band, position, vector,"
+        "INSERT INTO score_history (case_id, score_version, priority, band, position, vector,"  # noqa: S608 - fragments built in code from trusted literals; values are bound
         f" model_version_id, reason, run_id, explanation, scored_at) VALUES ({marks})"
         " ON CONFLICT (case_id, score_version) DO NOTHING"
     )

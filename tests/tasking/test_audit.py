@@ -530,7 +530,7 @@ def test_u2_migration_0008_chains_the_rows_already_there(tmp_path: Any) -> None:
     with engine.begin() as conn:
         for i in range(3):
             conn.exec_driver_sql(
-                "INSERT INTO audit_event (at, category, action, entity_type, entity_id, reason,"
+                "INSERT INTO audit_event (at, category, action, entity_type, entity_id, reason,"  # noqa: S608 - test SQL over fixed table and column names
                 f" detail) VALUES ('2026-11-0{i + 1} 10:00:00.000000', 'consultation',"
                 f" 'case.view', 'case', {i + 1}, 'old reason {i}', '{{}}')"
             )

@@ -403,7 +403,7 @@ def dump(engine: Engine) -> dict[str, list[Any]]:
     """Every row of the generated tables, in id order."""
     with engine.connect() as conn:
         return {
-            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]
+            table: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1"))]  # noqa: S608 - test SQL over fixed table and column names
             for table in ("case_record", "assessment", "case_score")
         }
 

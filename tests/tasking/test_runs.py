@@ -217,7 +217,7 @@ def test_postgres_chunk_gives_up_on_a_held_row_lock_and_can_run_again(
     assert run.id is not None
     (chunk,) = chunk_ids(engine=engine, run_id=run.id)
     with engine.connect() as holder, holder.begin():
-        holder.exec_driver_sql(f"SELECT 1 FROM case_score WHERE case_id = {cases[3]} FOR UPDATE")
+        holder.exec_driver_sql(f"SELECT 1 FROM case_score WHERE case_id = {cases[3]} FOR UPDATE")  # noqa: S608 - test SQL over fixed table and column names
         # Without the timeout this would wait for the lock for ever. The bulk write goes
         # through the raw driver cursor: psycopg's own error (transient to the task).
         with pytest.raises(psycopg.OperationalError) as failed:

@@ -65,5 +65,5 @@ def test_whatif_reads_submission_times_to_the_microsecond_on_sqlite() -> None:
     with sqlite3.connect(":memory:") as conn:
         conn.execute("CREATE TABLE s (bk_submitted TEXT)")
         conn.execute("INSERT INTO s VALUES (?)", (moment.strftime("%Y-%m-%d %H:%M:%S.%f"),))
-        (seconds,) = conn.execute(f"SELECT {_TIEBREAKS['sqlite'][1]} FROM s").fetchone()
+        (seconds,) = conn.execute(f"SELECT {_TIEBREAKS['sqlite'][1]} FROM s").fetchone()  # noqa: S608 - test SQL over fixed table and column names
     assert seconds == pytest.approx(moment.timestamp(), abs=1e-6)

@@ -275,7 +275,7 @@ def test_c5_postgres_lock_timeout_retried_then_exhausted_retries_recorded(
     def row_locked() -> Iterator[None]:
         with db.engine.connect() as conn, conn.begin():
             conn.exec_driver_sql(
-                f"SELECT 1 FROM case_score WHERE case_id = {locked_case} FOR UPDATE"
+                f"SELECT 1 FROM case_score WHERE case_id = {locked_case} FOR UPDATE"  # noqa: S608 - test SQL over fixed table and column names
             )
             yield
 

