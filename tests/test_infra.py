@@ -36,7 +36,8 @@ def test_postgres_round_trip(pg_engine: sa.Engine) -> None:
     with pg_engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE TABLE {table} (id serial PRIMARY KEY, label text NOT NULL)")
         conn.execute(
-            sa.text(f"INSERT INTO {table} (label) VALUES (:a), (:b)"), {"a": "x", "b": "y"}  # noqa: S608 - test SQL over fixed table and column names
+            sa.text(f"INSERT INTO {table} (label) VALUES (:a), (:b)"),  # noqa: S608 - test SQL
+            {"a": "x", "b": "y"},
         )
     with pg_engine.connect() as conn:
         rows = conn.execute(sa.text(f"SELECT label FROM {table} ORDER BY id")).scalars().all()  # noqa: S608 - test SQL over fixed table and column names
