@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Index, Table, inspect, select
 from sqlalchemy.exc import OperationalError
 
 from tasking.db import SQLITE_CACHE_KIB
-from tasking.models import CaseScore, ScoringRun, utcnow
+from tasking.models import CaseScore, RunStatus, ScoringRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,11 @@ def bulk_run_under_way(conn: Connection) -> bool:
     since = utcnow() - ABANDONED_AFTER
     row = conn.execute(
         select(_RUNS.c.id)
-        .where(_RUNS.c.bulk.is_(True), _RUNS.c.status == "running", _RUNS.c.started_at > since)
+        .where(
+            _RUNS.c.bulk.is_(True),
+            _RUNS.c.status == RunStatus.RUNNING.value,
+            _RUNS.c.started_at > since,
+        )
         .limit(1)
     ).first()
     return row is not None
